@@ -1,0 +1,114 @@
+// sft/error.hpp — stable error codes and the Error value every API returns.
+//
+// Errors are values, never exceptions across the parsing API. Each code names one
+// distinct reason for a rejection; the numeric values are part of the stable API
+// (they may be logged, stored or compared across versions), so codes are only ever
+// appended, never renumbered. Ranges are reserved per subsystem so that parts of
+// the project can grow their own codes without touching each other's.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace sft {
+
+enum class Errc : int {
+  ok = 0,
+
+  // --- 1..39: the header and the file layout (docs/format.md) -------------------
+  header_too_small = 1,    // the file is shorter than the 8-byte length prefix
+  header_too_large = 2,    // N exceeds Limits::max_header_bytes (100,000,000 by default)
+  header_length = 3,       // 8 + N runs past the end of the file
+  invalid_utf8 = 4,        // the N header bytes are not valid UTF-8
+  invalid_json = 5,        // not exactly one JSON object (syntax error, trailing bytes, ...)
+  nesting_too_deep = 6,    // JSON nesting deeper than Limits::max_depth (127)
+  duplicate_key = 7,       // a key repeated in one JSON object (after unescaping)
+  bad_schema = 8,          // right JSON, wrong shape: missing field, wrong type, non-object entry
+  unknown_dtype = 9,       // dtype string that names none of the 22 dtypes
+  bad_integer = 10,        // shape / data_offsets value not an unsigned JSON integer within u64
+  bad_offsets = 11,        // offsets do not tile the buffer (gap, overlap, end < begin, not from 0)
+  size_overflow = 12,      // element count or bit count overflows 64 bits
+  misaligned_subbyte = 13, // a sub-byte dtype whose size is not a whole number of bytes
+  size_mismatch = 14,      // end - begin differs from the size implied by dtype and shape
+  incomplete_buffer = 15,  // 8 + N + data bytes differs from the file size (trailing or missing bytes)
+  limit_exceeded = 16,     // a Limits value (tensors, rank, name length) was exceeded
+  strict_violation = 17,   // only from strict validation: allowed by the reference, warned against by the format
+
+  // --- 40..59: reading -----------------------------------------------------------
+  io_error = 40,           // open/stat/mmap/pread failed, or the file changed under us
+  not_found = 41,          // no tensor of that name
+  dtype_mismatch = 42,     // as<T>() with a T that does not match the tensor's dtype
+  misaligned_data = 43,    // as<T>() on bytes not aligned for T
+  slice_out_of_range = 44, // an index or bound beyond the dimension
+  slice_bad_range = 45,    // start > stop
+  slice_too_many_indices = 46, // more indices than the tensor has dimensions
+  slice_subbyte = 47,      // a slice of a sub-byte dtype that does not fall on byte boundaries
+  buffer_too_small = 48,   // the caller's output buffer is smaller than the result
+  not_mapped = 49,         // a zero-copy view asked of a file opened in pread mode
+  invalid_argument = 50,   // an argument outside its documented domain
+
+  // --- 60..79: writing -------------------------------------------------------------
+  duplicate_name = 60,     // two tensors with one name
+  invalid_name = 61,       // a tensor or metadata name that is not valid UTF-8
+  reserved_name = 62,      // "__metadata__" used as a tensor name
+  data_size_mismatch = 63, // supplied bytes do not match dtype x shape
+  missing_data = 64,       // a declared tensor whose bytes never came
+  write_failed = 65,       // write/fsync/rename failed (ENOSPC, EIO, ...)
+  bad_alignment = 66,      // an alignment option that is not 8, 64 or 4096 (or a power of two >= 8)
+  writer_state = 67,       // an operation out of order (bytes after finish, declare after header...)
+
+  // --- 80..99: sharded checkpoints (index.json) ----------------------------------------
+  bad_index = 80,
+  shard_path = 81,
+  shard_missing_tensor = 82,
+  shard_unlisted_tensor = 83,
+  total_size_mismatch = 84,
+
+  // --- 100..119: digests and compression ------------------------------------------
+  digest_mismatch = 100,
+  no_digest = 101,
+  bad_digest = 102,
+  compressed_corrupt = 103,
+  compressed_truncated = 104,
+  compressed_too_large = 105,
+  bad_seek_table = 106,
+
+  // --- 120..139: the GPU layer ----------------------------------------------------------
+  gpu_no_backend = 120,
+  gpu_no_device = 121,
+  gpu_driver = 122,
+  gpu_out_of_memory = 123,
+  gpu_launch = 124,
+  gpu_bad_argument = 125,
+  gpu_unsupported = 126,
+  gpu_verify_failed = 127,
+  tune_cache = 128,
+
+  // --- 140..159: .npy files ----------------------------------------------------------
+  npy_bad_header = 140,
+  npy_unsupported = 141,
+};
+
+// The snake_case name of a code, e.g. "header_length"; "unknown" for values not listed.
+std::string_view errc_name(Errc code) noexcept;
+
+struct Error {
+  // Sentinel for `offset` when no byte position applies.
+  static constexpr std::uint64_t no_offset = ~std::uint64_t{0};
+
+  Errc code = Errc::ok;
+  std::string message;                 // what was wrong, in words
+  std::uint64_t offset = no_offset;    // byte offset in the file (header errors) or no_offset
+  std::string tensor;                  // the tensor concerned, raw bytes of its name; empty if none
+
+  Error() = default;
+  Error(Errc c, std::string msg, std::uint64_t off = no_offset, std::string name = {})
+      : code(c), message(std::move(msg)), offset(off), tensor(std::move(name)) {}
+
+  // "CODE: message (offset N, tensor NAME)", the parenthesis only with what is known.
+  // Control characters in the tensor name are escaped so the line stays one line.
+  std::string to_string() const;
+};
+
+}  // namespace sft

@@ -1,0 +1,11 @@
+// sft/sft.hpp — everything public in one include.
+#pragma once
+
+#include "sft/dtype.hpp"
+#include "sft/error.hpp"
+#include "sft/file.hpp"
+#include "sft/header.hpp"
+#include "sft/limits.hpp"
+#include "sft/result.hpp"
+#include "sft/slice.hpp"
+#include "sft/tensor_view.hpp"
