@@ -45,6 +45,13 @@ struct TensorInfo {
   std::size_t rank() const noexcept { return shape.size(); }
 };
 
+// A field of a tensor entry other than dtype / shape / data_offsets. The
+// reference ignores such fields and so does sft; strict validation reports them.
+struct UnknownField {
+  std::string tensor;
+  std::string field;
+};
+
 struct MetadataEntry {
   std::string key;
   std::string value;
@@ -74,6 +81,9 @@ class Header {
   // The value of one metadata key, or nullptr.
   const std::string* metadata_value(std::string_view key) const noexcept;
 
+  // Fields of tensor entries that sft ignored (for `sft validate --strict`).
+  const std::vector<UnknownField>& unknown_fields() const noexcept { return unknown_fields_; }
+
   std::uint64_t header_size() const noexcept { return header_size_; }   // N
   std::uint64_t data_start() const noexcept { return 8 + header_size_; } // file offset of the data buffer
   std::uint64_t data_size() const noexcept { return data_size_; }       // bytes in the data buffer
@@ -88,6 +98,7 @@ class Header {
   std::vector<TensorInfo> tensors_;        // views into names_ / shapes_
   std::vector<std::uint32_t> index_;       // open-addressing hash table of tensor positions + 1
   std::vector<MetadataEntry> metadata_;
+  std::vector<UnknownField> unknown_fields_;
   bool has_metadata_ = false;
   std::uint64_t header_size_ = 0;
   std::uint64_t data_size_ = 0;
