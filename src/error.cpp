@@ -24,6 +24,7 @@ std::string_view errc_name(Errc code) noexcept {
     SFT_ERRC_CASE(digest_mismatch) SFT_ERRC_CASE(no_digest) SFT_ERRC_CASE(bad_digest)
     SFT_ERRC_CASE(compressed_corrupt) SFT_ERRC_CASE(compressed_truncated)
     SFT_ERRC_CASE(compressed_too_large) SFT_ERRC_CASE(bad_seek_table)
+    SFT_ERRC_CASE(compressed_unsupported)
     SFT_ERRC_CASE(gpu_no_backend) SFT_ERRC_CASE(gpu_no_device) SFT_ERRC_CASE(gpu_driver)
     SFT_ERRC_CASE(gpu_out_of_memory) SFT_ERRC_CASE(gpu_launch) SFT_ERRC_CASE(gpu_bad_argument)
     SFT_ERRC_CASE(gpu_unsupported) SFT_ERRC_CASE(gpu_verify_failed) SFT_ERRC_CASE(tune_cache)

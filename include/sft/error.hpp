@@ -66,13 +66,14 @@ enum class Errc : int {
   total_size_mismatch = 84,
 
   // --- 100..119: digests and compression ------------------------------------------
-  digest_mismatch = 100,
-  no_digest = 101,
-  bad_digest = 102,
-  compressed_corrupt = 103,
-  compressed_truncated = 104,
-  compressed_too_large = 105,
-  bad_seek_table = 106,
+  digest_mismatch = 100,      // a tensor's bytes do not hash to its embedded digest
+  no_digest = 101,            // the file (or that tensor) carries no embedded digest
+  bad_digest = 102,           // the embedded digest metadata is malformed (docs/api.md, "Digests")
+  compressed_corrupt = 103,   // a zstd frame that does not decode to what the seek table says
+  compressed_truncated = 104, // a compressed file or frame that ends early
+  compressed_too_large = 105, // a frame or seek table beyond Limits::max_frame_bytes / max_frames
+  bad_seek_table = 106,       // the seek table is missing, malformed or inconsistent with the file
+  compressed_unsupported = 107, // a format version or flag this build does not know, or no zstd
 
   // --- 120..139: the GPU layer ----------------------------------------------------------
   gpu_no_backend = 120,
