@@ -59,13 +59,17 @@ LoadedHeader read_failure(int err) {
 }  // namespace
 
 LoadedHeader load_header(const std::string& path) {
+  // stat before open: a FIFO or a device is refused without being opened
+  // (opening one can block or have side effects); fstat after open catches a
+  // path swapped in between.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return unreadable(io_error("cannot open", errno));
+  if (S_ISDIR(st.st_mode)) return unreadable(Error(Errc::io_error, "cannot read: is a directory"));
+  if (!S_ISREG(st.st_mode)) return unreadable(Error(Errc::io_error, "cannot read: not a regular file"));
   Fd f;
-  // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below).
   f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (f.fd < 0) return unreadable(io_error("cannot open", errno));
-  struct stat st {};
   if (::fstat(f.fd, &st) != 0) return unreadable(io_error("cannot stat", errno));
-  if (S_ISDIR(st.st_mode)) return unreadable(Error(Errc::io_error, "cannot read: is a directory"));
   if (!S_ISREG(st.st_mode)) return unreadable(Error(Errc::io_error, "cannot read: not a regular file"));
 
   LoadedHeader r;
