@@ -9,9 +9,12 @@
    exactly the files the reference package (`safetensors`) accepts, apart from
    the documented deviation (a repeated tensor name), and for accepted files
    inspect --json agrees with the reference on metadata, dtypes and shapes.
+3. validate --json over all those files parses as JSON and says, file by file,
+   what validate without --json says through its exit status.
 
 Usage: cli_inspect_manifest.py SFT_BINARY FIXTURES_DIR
-Exit 0 pass, 1 fail, 77 skip (no fixtures and no safetensors package).
+Exit 0 pass, 1 fail. Parts 1 and 2 skip (with a message) without the fixtures
+or without the safetensors and numpy packages.
 """
 import json
 import os
@@ -123,15 +126,40 @@ def check_against_reference(binary):
     print(f"checked {checked} CLI test files against the reference package")
 
 
+def check_validate_json(binary):
+    names = sorted(os.listdir(CLI_FILES))
+    paths = [os.path.join(CLI_FILES, n) for n in names]
+    p = sft(binary, "validate", "--json", *paths)
+    try:
+        results = json.loads(p.stdout)
+    except ValueError as e:
+        fail(f"validate --json output is not JSON: {e}")
+        return
+    if p.stderr:
+        fail(f"validate --json wrote to stderr: {p.stderr!r}")
+    if [r["file"] for r in results] != paths:
+        fail("validate --json: files not in argument order")
+        return
+    status_of = {0: "valid", 1: "invalid", 2: "unreadable"}
+    worst = 0
+    for path, r in zip(paths, results):
+        rc = sft(binary, "validate", path).returncode
+        worst = max(worst, rc)
+        if r["status"] != status_of.get(rc) or (r["status"] == "valid") != (r["errors"] == []):
+            fail(f"validate --json says {r} for {path}, exit status {rc}")
+    if p.returncode != worst:
+        fail(f"validate --json exit {p.returncode}, want {worst}")
+    print(f"checked validate --json on {len(paths)} files")
+
+
 def main():
     if len(sys.argv) != 3:
         print(__doc__)
         return 2
     binary, fixtures = sys.argv[1], sys.argv[2]
-    ran = False
+    check_validate_json(binary)
     if os.path.isfile(os.path.join(fixtures, "real", "MANIFEST.json")):
         check_fixtures(binary, fixtures)
-        ran = True
     else:
         print(f"SKIP fixture checks: no {fixtures}/real/MANIFEST.json")
     try:
@@ -141,10 +169,7 @@ def main():
         print(f"SKIP reference checks: {e}")
     else:
         check_against_reference(binary)
-        ran = True
-    if failures:
-        return 1
-    return 0 if ran else 77
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":
