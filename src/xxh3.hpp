@@ -18,13 +18,11 @@ struct Xxh3Kernel {
   const char* name;  // "avx2", "baseline"
   // One-shot hash; out[0] = high 64 bits, out[1] = low 64 bits.
   void (*oneshot)(const void* data, std::size_t size, std::uint64_t out[2]) noexcept;
-  // Streaming state: create() returns a reset state or nullptr when out of memory.
-  void* (*create)() noexcept;
-  void (*destroy)(void* state) noexcept;
+  // Streaming: the state is Xxh3Hasher::state_bytes of zeroed, 64-byte
+  // aligned storage; reset() makes it ready for update().
   void (*reset)(void* state) noexcept;
   void (*update)(void* state, const void* data, std::size_t size) noexcept;
   void (*digest)(const void* state, std::uint64_t out[2]) noexcept;
-  void (*copy)(void* dst, const void* src) noexcept;
 };
 
 // The kernel for this CPU (decided on first use; thread-safe).
