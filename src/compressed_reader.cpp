@@ -322,4 +322,14 @@ Result<void> CompressedReader::read(std::uint64_t offset, std::span<std::byte> o
   return impl_->read(offset, out);
 }
 
+Result<void> CompressedReader::check_frame(std::size_t index) const {
+  if (index >= impl_->table.frames.size())
+    return Error(Errc::invalid_argument, "no frame " + num(index) + " in a table of " + num(impl_->table.frames.size()));
+  std::vector<std::byte> bytes(static_cast<std::size_t>(impl_->table.frames[index].size));
+  auto s = impl_->acquire();
+  auto r = impl_->decode(index, bytes, *s);
+  impl_->release(std::move(s));
+  return r;
+}
+
 }  // namespace sft

@@ -72,11 +72,18 @@ bool is_compressed(std::span<const std::byte> prefix) noexcept;
 // fails with compressed_unsupported.
 bool compression_available() noexcept;
 
+struct CompressStats {
+  std::uint64_t original_bytes = 0;
+  std::uint64_t compressed_bytes = 0;
+  std::uint64_t frames = 0;
+};
+
 // Compress the safetensors file `in` (mapped, pread or itself compressed).
 Result<std::vector<std::byte>> compress(const File& in, const CompressOptions& options = {});
 // The same, written atomically to `out` (a temporary file renamed over it; on
 // failure `out` is untouched and no temporary is left behind).
-Result<void> compress_file(const File& in, const std::filesystem::path& out, const CompressOptions& options = {});
+Result<CompressStats> compress_file(const File& in, const std::filesystem::path& out,
+                                    const CompressOptions& options = {});
 
 // Decompress the checkpoint at `in` to `out`, atomically; frames are
 // decompressed in parallel (threads: 0 = one per hardware thread).
@@ -120,6 +127,11 @@ class CompressedReader {
   // Copy out.size() decompressed bytes starting at `offset` (invalid_argument
   // if the range runs past size()).
   Result<void> read(std::uint64_t offset, std::span<std::byte> out) const;
+  // Decode frame `index` (< frames().size()), check it against the seek table
+  // and discard its bytes. Reads never decode frames of 0 bytes; whole-file
+  // decompression checks them with this, so that it never silently drops
+  // bytes that `zstd -d` would output.
+  Result<void> check_frame(std::size_t index) const;
   // Decompressing threads for reads that cover several frames (0 = one per
   // hardware thread, the default).
   void set_threads(unsigned threads) noexcept;

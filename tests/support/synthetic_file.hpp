@@ -15,7 +15,6 @@
 #include <vector>
 
 #include "sft/dtype.hpp"
-#include "test_support.hpp"
 
 namespace sft::test {
 
@@ -55,6 +54,7 @@ inline std::vector<std::byte> synthetic_bytes(DType dt, std::uint64_t bytes, std
 }
 
 // A whole file: header (padded with spaces to a multiple of 8) and data.
+// Header-only and free of test dependencies: the benchmarks use it too.
 inline std::vector<std::byte> synthetic_file(const std::vector<SyntheticTensor>& tensors,
                                              const std::string& metadata_json = {}, std::uint32_t seed = 1) {
   std::string json = "{";
@@ -73,7 +73,11 @@ inline std::vector<std::byte> synthetic_file(const std::vector<SyntheticTensor>&
   }
   json += "}";
   while ((8 + json.size()) % 8) json += ' ';
-  return make_file(json, data);
+  std::vector<std::byte> file(8 + json.size() + data.size());
+  for (int i = 0; i < 8; ++i) file[static_cast<std::size_t>(i)] = static_cast<std::byte>((json.size() >> (8 * i)) & 0xff);
+  std::memcpy(file.data() + 8, json.data(), json.size());
+  if (!data.empty()) std::memcpy(file.data() + 8 + json.size(), data.data(), data.size());
+  return file;
 }
 
 }  // namespace sft::test
