@@ -2,6 +2,8 @@
 #include <algorithm>
 #include <atomic>
 #include <numeric>
+#include <optional>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -157,7 +159,34 @@ Result<Digest128> hash_file(const File& file) {
   return hash_range(file, 0, file.size(), buf);
 }
 
-Result<FileDigests> hash_all(const File& file) {
+namespace {
+
+// The file digest on a thread of its own while the tensors are hashed on the
+// others: each byte is read twice from memory, but the file hash, inherently
+// sequential, no longer waits for the tensors. nullopt if no thread starts.
+std::optional<Result<FileDigests>> hash_all_parallel(const File& file, unsigned threads) {
+  std::optional<Result<Digest128>> whole;
+  std::thread t;
+  try {
+    t = std::thread([&] { whole = hash_file(file); });
+  } catch (...) {
+    return std::nullopt;
+  }
+  HashOptions rest;
+  rest.threads = threads - 1;
+  auto tensors = hash_tensors(file, rest);
+  t.join();
+  if (!*whole) return Result<FileDigests>(std::move(*whole).error());
+  if (!tensors) return Result<FileDigests>(std::move(tensors).error());
+  return Result<FileDigests>(FileDigests{**whole, std::move(*tensors)});
+}
+
+}  // namespace
+
+Result<FileDigests> hash_all(const File& file, const HashOptions& options) {
+  const unsigned threads = detail::resolve_threads(options.threads);
+  if (threads > 1 && file.mapped() && file.size() >= (std::uint64_t{8} << 20))
+    if (auto r = hash_all_parallel(file, threads)) return std::move(*r);
   const auto tensors = file.header().tensors();
   const std::uint64_t ds = file.header().data_start();
   FileDigests out;

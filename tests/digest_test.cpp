@@ -171,6 +171,17 @@ TEST(HashFile, LargeFileOnSeveralThreads) {
     EXPECT_EQ((*par)[i].digest, (*seq)[i].digest);
     EXPECT_EQ((*par)[i].digest, xxh3_128(f->view(f->header().tensors()[i]).bytes()));
   }
+  // hash_all: the fused single pass and the file-beside-tensors threads agree.
+  auto fused = hash_all(*f, {.threads = 1});
+  auto split = hash_all(*f, {.threads = 4});
+  ASSERT_TRUE(fused && split);
+  EXPECT_EQ(fused->file, xxh3_128(original));
+  EXPECT_EQ(split->file, fused->file);
+  ASSERT_EQ(split->tensors.size(), fused->tensors.size());
+  for (std::size_t i = 0; i < fused->tensors.size(); ++i) {
+    EXPECT_EQ(split->tensors[i].name, fused->tensors[i].name);
+    EXPECT_EQ(split->tensors[i].digest, fused->tensors[i].digest);
+  }
 }
 
 // ---- the "sft.xxh3_128" value -----------------------------------------------------

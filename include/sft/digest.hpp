@@ -95,8 +95,11 @@ Result<Digest128> hash_tensor(const File& file, const TensorInfo& info);
 Result<std::vector<TensorDigest>> hash_tensors(const File& file, const HashOptions& options = {});
 // The whole file.
 Result<Digest128> hash_file(const File& file);
-// The whole file and every tensor in one pass over the bytes.
-Result<FileDigests> hash_all(const File& file);
+// The whole file and every tensor. A mapped file of 8 MiB or more with
+// threads > 1 hashes the file on one thread and the tensors on the others;
+// otherwise (and always for pread-mode and compressed files, whose bytes are
+// read or decompressed once) one pass feeds both hashes.
+Result<FileDigests> hash_all(const File& file, const HashOptions& options = {});
 
 // The reserved metadata key for embedded digests.
 inline constexpr std::string_view digest_metadata_key = "sft.xxh3_128";
