@@ -18,3 +18,14 @@ if(Python3_Interpreter_FOUND)
     set_tests_properties(gpu_convert_vs_ml_dtypes_${backend} PROPERTIES SKIP_RETURN_CODE 77 LABELS gpu TIMEOUT 120)
   endforeach()
 endif()
+
+# The CLI end to end: `sft gpu info`, `sft gpu load --verify` over the real
+# fixtures on each backend (skipped where the backend has no device).
+if(TARGET sft_cli AND Python3_Interpreter_FOUND)
+  foreach(backend cpu opencl cuda)
+    add_test(NAME gpu_cli_${backend}
+             COMMAND Python3::Interpreter ${CMAKE_CURRENT_LIST_DIR}/py/gpu_cli.py $<TARGET_FILE:sft_cli> ${backend}
+                     ${SFT_FIXTURES_DIR})
+    set_tests_properties(gpu_cli_${backend} PROPERTIES SKIP_RETURN_CODE 77 LABELS gpu TIMEOUT 300)
+  endforeach()
+endif()
