@@ -20,6 +20,7 @@
 #include "sft/file.hpp"
 #include "sft/gpu/device.hpp"
 #include "sft/gpu/loader.hpp"
+#include "sft/gpu/tune.hpp"
 
 namespace sft::cli {
 namespace {
@@ -189,6 +190,8 @@ int run_load(std::span<const std::string_view> args) {
                      std::to_string(dev->info().index) + " (" + printable(dev->info().name) + ")\n";
   for (const auto& note : dev->notes()) head += "  passed over " + printable(note) + "\n";
   out(head);
+  gpu::Tuner tuner = gpu::Tuner::open();
+  for (const auto& w : tuner.warnings()) err("sft gpu: warning: " + printable(w) + "\n");
 
   int status = 0;
   for (const auto& input : a.inputs) {
@@ -213,8 +216,16 @@ int run_load(std::span<const std::string_view> args) {
       continue;
     }
     std::vector<const File*> ptrs;
-    for (const auto& f : files) ptrs.push_back(&f);
-    auto up = gpu::upload(*dev, ptrs, {}, a.options);
+    std::uint64_t total = 0;
+    for (const auto& f : files) {
+      ptrs.push_back(&f);
+      total += f.header().data_size();
+    }
+    // Launch shapes from the tuning cache (`sft tune`), where it has them.
+    gpu::UploadOptions options = a.options;
+    options.checksum_config = *tuner.config(*dev, gpu::checksum_key(total));
+    options.convert_config = *tuner.config(*dev, gpu::convert_key(DType::BF16, options.convert_to.value_or(DType::F32), total / 2));
+    auto up = gpu::upload(*dev, ptrs, {}, options);
     if (!up) {
       const Error& e = up.error();
       // The error names the file offset; say which file when there are several.

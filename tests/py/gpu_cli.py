@@ -9,6 +9,7 @@ lines; then usage and input errors. Exit 0: passed, 1: failed, 77: skipped
 import os
 import subprocess
 import sys
+import tempfile
 
 SKIP = 77
 
@@ -57,6 +58,24 @@ def main():
         check(rc == 2 and err, f"{what}: exit 2 with a message", out + err)
     rc, out, err = run(sft, "gpu", "load", "--backend", backend, os.path.join(fixtures, "no-such-file.safetensors"))
     check(rc == 2 and "io_error" in err, "missing file: exit 2, io_error", out + err)
+
+    # sft tune: a corrupt cache is reported and replaced; the next run reads it cleanly.
+    with tempfile.TemporaryDirectory(prefix="sft-gpu-cli-") as tmp:
+        cache = os.path.join(tmp, "cache", "tune.json")
+        os.makedirs(os.path.dirname(cache))
+        with open(cache, "wb") as f:
+            f.write(b'{"format":"sft-tune-cache","version":1,"entries":[{"backend":')
+        rc, out, err = run(sft, "tune", "--backend", backend, "--quick", "--cache", cache)
+        check(rc == 0, "tune over a corrupt cache exits 0", out + err)
+        check("warning" in err and "ignored" in err, "tune warns about the corrupt cache", err)
+        check("saved 12 entries" in out and out.count(" tried, ") == 12, "tune reports 12 kernels", out)
+        rc, out, err = run(sft, "tune", "--backend", backend, "--quick", "--cache", cache)
+        check(rc == 0 and "warning" not in err, "tune over its own cache: no warning", out + err)
+        env_rc = subprocess.run([sft, "gpu", "load", "--backend", backend, "--verify", os.path.join(real, files[0])],
+                                capture_output=True, text=True, env={**os.environ, "SFT_TUNE_CACHE": cache})
+        check(env_rc.returncode == 0 and "warning" not in env_rc.stderr, "load with the tuned cache", env_rc.stderr)
+    rc, out, err = run(sft, "tune", "--bogus")
+    check(rc == 2 and err, "tune: unknown argument, exit 2", out + err)
 
     for f in failures:
         print("FAIL", f)
