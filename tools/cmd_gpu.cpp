@@ -242,8 +242,12 @@ int run_load(std::span<const std::string_view> args) {
                     human_bytes(st.bytes) + " in " + seconds(st.seconds) + " = " + rate + "\n";
     s += "  " + std::string(st.direct ? "direct into device memory" : "staged through pinned buffers") + ", " +
          std::to_string(st.chunks) + " chunks, " + std::to_string(st.reader_threads) + " reader thread(s)\n";
-    s += "  read " + seconds(st.read_seconds) + " (summed over threads), copy " + seconds(st.copy_seconds) +
-         ", kernels " + seconds(st.kernel_seconds) + "\n";
+    char pipe[64];
+    const double ps = st.pipeline_seconds();
+    std::snprintf(pipe, sizeof pipe, "%.3f GB/s", ps > 0 ? static_cast<double>(st.bytes) / ps / 1e9 : 0.0);
+    s += "  allocate " + seconds(st.alloc_seconds) + ", read " + seconds(st.read_seconds) +
+         " (summed over threads), copy " + seconds(st.copy_seconds) + ", kernels " + seconds(st.kernel_seconds) +
+         "; pipeline alone " + pipe + "\n";
     if (st.verified) s += "  verified: the device's digest of every region matches the file's bytes\n";
     if (a.options.convert_to) {
       std::size_t converted = 0;

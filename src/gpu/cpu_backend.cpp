@@ -6,8 +6,11 @@
 #include <cstring>
 #include <fstream>
 #include <string>
+#include <mutex>
 #include <thread>
+#include <unordered_map>
 
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "backend.hpp"
@@ -93,17 +96,44 @@ class CpuDevice final : public DeviceImpl {
     info_.max_work_group_size = 1024;
     info_.host_unified = true;
   }
-  Result<void*> alloc(std::uint64_t bytes) override { return aligned_bytes(bytes); }
-  void free(void* h) noexcept override { std::free(h); }
+  // Buffers of a megabyte and more are mapped with MAP_POPULATE: the kernel
+  // faults every page in at once, about twice as fast as the first writes
+  // would one page at a time (the upload benchmark's "fresh memory" case).
+  Result<void*> alloc(std::uint64_t bytes) override {
+    if (bytes < (1 << 20)) return aligned_bytes(bytes);
+    void* p = ::mmap(nullptr, static_cast<std::size_t>(bytes), PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (p == MAP_FAILED)
+      return gpu_error(Errc::gpu_out_of_memory, "cannot map " + std::to_string(bytes) + " bytes of host memory");
+    std::lock_guard lock(mapped_mutex_);
+    mapped_[p] = bytes;
+    return p;
+  }
+  void free(void* h) noexcept override {
+    {
+      std::lock_guard lock(mapped_mutex_);
+      auto it = mapped_.find(h);
+      if (it != mapped_.end()) {
+        ::munmap(h, static_cast<std::size_t>(it->second));
+        mapped_.erase(it);
+        return;
+      }
+    }
+    std::free(h);
+  }
   Result<HostAllocation> alloc_host(std::uint64_t bytes) override {
-    auto p = aligned_bytes(bytes);
+    auto p = alloc(bytes);
     if (!p) return std::move(p).error();
     return HostAllocation{static_cast<std::byte*>(*p), nullptr};
   }
-  void free_host(const HostAllocation& a) noexcept override { std::free(a.data); }
+  void free_host(const HostAllocation& a) noexcept override { free(a.data); }
   Result<std::unique_ptr<QueueImpl>> create_queue() override {
     return std::unique_ptr<QueueImpl>(std::make_unique<CpuQueue>());
   }
+
+ private:
+  std::mutex mapped_mutex_;
+  std::unordered_map<void*, std::uint64_t> mapped_;  // mmap'd buffers and their sizes
 };
 
 }  // namespace

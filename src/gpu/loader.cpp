@@ -18,6 +18,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "backend.hpp"
@@ -114,6 +115,21 @@ Result<Plan> make_plan(std::span<const File* const> files, const Selection& sel,
     for (std::uint64_t off = 0; off < p.regions[ri].bytes; off += chunk_bytes)
       p.chunks.push_back({ri, off, std::min(chunk_bytes, p.regions[ri].bytes - off)});
   return p;
+}
+
+// Fault in freshly mapped device memory (host memory, in direct mode) in one
+// call, about twice as fast as the readers' first writes would one page at a
+// time. Advice only: where the kernel lacks it, the first writes do the work.
+void prefault(std::byte* p, std::uint64_t n) {
+#if defined(MADV_POPULATE_WRITE)
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  auto begin = reinterpret_cast<std::uintptr_t>(p) / page * page;
+  ::madvise(reinterpret_cast<void*>(begin), static_cast<std::size_t>(reinterpret_cast<std::uintptr_t>(p) + n - begin),
+            MADV_POPULATE_WRITE);
+#else
+  (void)p;
+  (void)n;
+#endif
 }
 
 // Everything the readers and the coordinator share.
@@ -335,6 +351,7 @@ Result<DeviceTensors> upload(const Device& device, std::span<const File* const> 
   out.stats.bytes = plan.total;
   out.stats.direct = direct;
 
+  const auto t_alloc = Clock::now();
   auto q = device.queue();
   if (!q) return std::move(q).error();
   for (DeviceRegion& r : plan.regions) {
@@ -351,7 +368,8 @@ Result<DeviceTensors> upload(const Device& device, std::span<const File* const> 
   State st;
   st.ready.assign(plan.chunks.size(), 0);
   const std::size_t slots = direct ? 0 : std::min(options.staging_buffers, std::max<std::size_t>(plan.chunks.size(), 1));
-  std::vector<HostBuffer> ring;
+  std::vector<HostBuffer> own_ring;
+  std::vector<HostBuffer>& ring = options.staging_ring ? *options.staging_ring : own_ring;
   std::vector<std::byte*> mapped(plan.regions.size(), nullptr);
   if (direct) {
     for (std::size_t ri = 0; ri < plan.regions.size(); ++ri) {
@@ -363,18 +381,25 @@ Result<DeviceTensors> upload(const Device& device, std::span<const File* const> 
         return std::move(p).error();
       }
       mapped[ri] = *p;
+      prefault(*p, plan.regions[ri].bytes);
     }
   } else {
     const std::uint64_t largest = plan.chunks.empty() ? 0 : std::max_element(plan.chunks.begin(), plan.chunks.end(),
         [](const Chunk& a, const Chunk& b) { return a.length < b.length; })->length;
+    // Keep what the caller's ring has, as long as it fits; allocate the rest.
+    if (ring.size() > slots) ring.resize(slots);
     for (std::size_t s = 0; s < slots && largest > 0; ++s) {
+      if (s < ring.size() && ring[s].size() >= largest) continue;
       auto h = device.alloc_host(largest);
       if (!h) return std::move(h).error();
-      ring.push_back(std::move(*h));
+      if (s < ring.size()) ring[s] = std::move(*h);
+      else ring.push_back(std::move(*h));
     }
     st.free_for.resize(ring.size());
     for (std::size_t s = 0; s < ring.size(); ++s) st.free_for[s] = s;
   }
+
+  out.stats.alloc_seconds = since(t_alloc);
 
   Reader reader{files, plan, use_pread, options.verify, level0,
                 [&](std::size_t i) -> std::byte* {

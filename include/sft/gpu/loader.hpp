@@ -74,6 +74,10 @@ struct UploadOptions {
   std::uint64_t max_region_bytes = 0;            // 0: the device's largest allocation
   LaunchConfig checksum_config{};                // launch shapes of the kernels run (see sft/gpu/tune.hpp)
   LaunchConfig convert_config{};
+  // A staging ring to use and keep (staged mode): buffers missing or smaller
+  // than a chunk are (re)allocated into it, so that repeated uploads pay for
+  // pinned memory once. Null: a ring of the upload's own.
+  std::vector<HostBuffer>* staging_ring = nullptr;
   // Called on the calling thread after each chunk reaches the device. Must not throw.
   std::function<void(const UploadProgress&)> progress;
 };
@@ -104,10 +108,17 @@ struct UploadStats {
   bool direct = false;            // no staging: read straight into device memory
   bool verified = false;
   double seconds = 0;             // wall time of the whole upload
+  double alloc_seconds = 0;       // of which allocating (and mapping) device memory and the staging ring
   double read_seconds = 0;        // summed over reader threads: reading (and hashing, with verify)
   double copy_seconds = 0;        // device time of the host-to-device copies (0 when direct)
   double kernel_seconds = 0;      // wall time of the verification and conversion kernels
   double gb_per_second() const noexcept { return seconds > 0 ? static_cast<double>(bytes) / seconds / 1e9 : 0; }
+  // The pipeline alone: bytes over the time from the end of allocation to the
+  // last byte on the device (no allocation, verification or conversion).
+  double pipeline_seconds() const noexcept {
+    double s = seconds - alloc_seconds - kernel_seconds;
+    return s > 0 ? s : 0;
+  }
 };
 
 struct DeviceTensors {
