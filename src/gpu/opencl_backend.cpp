@@ -41,23 +41,18 @@ Error cl_error(const char* what, cl_int e) {
   return gpu_error(code, std::string(what) + ": " + cl_code_name(e));
 }
 
-std::string device_string(cl_device_id d, cl_device_info what) {
+// A string property (clGetDeviceInfo, clGetPlatformInfo): ask its size, then it.
+template <class Object, class Param>
+std::string info_string(cl_int (*get)(Object, Param, size_t, void*, size_t*), Object o, Param what) {
   size_t n = 0;
-  if (clGetDeviceInfo(d, what, 0, nullptr, &n) != CL_SUCCESS || n == 0) return {};
+  if (get(o, what, 0, nullptr, &n) != CL_SUCCESS || n == 0) return {};
   std::string s(n, '\0');
-  if (clGetDeviceInfo(d, what, n, s.data(), nullptr) != CL_SUCCESS) return {};
+  if (get(o, what, n, s.data(), nullptr) != CL_SUCCESS) return {};
   while (!s.empty() && s.back() == '\0') s.pop_back();
   return s;
 }
-
-std::string platform_string(cl_platform_id p, cl_platform_info what) {
-  size_t n = 0;
-  if (clGetPlatformInfo(p, what, 0, nullptr, &n) != CL_SUCCESS || n == 0) return {};
-  std::string s(n, '\0');
-  if (clGetPlatformInfo(p, what, n, s.data(), nullptr) != CL_SUCCESS) return {};
-  while (!s.empty() && s.back() == '\0') s.pop_back();
-  return s;
-}
+std::string device_string(cl_device_id d, cl_device_info what) { return info_string(&clGetDeviceInfo, d, what); }
+std::string platform_string(cl_platform_id p, cl_platform_info what) { return info_string(&clGetPlatformInfo, p, what); }
 
 template <class T> T device_value(cl_device_id d, cl_device_info what) {
   T v{};
