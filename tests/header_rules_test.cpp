@@ -411,6 +411,48 @@ TEST(Json, UnknownFieldsMayHoldAnyValidJsonValue) {
   }
 }
 
+// Every number is read by the reference as serde_json reads it (without its
+// float_roundtrip feature): up to 19-20 significant digits into a u64, the rest
+// dropped, then significand as f64 times a power of ten, an infinite product
+// being "number out of range". Near the largest double that differs from correct
+// rounding (strtod) in both directions. Decisions below were taken from
+// safetensors 0.8.0.
+TEST(Json, NumbersNearTheLargestDoubleAreDecidedAsByTheReference) {
+  const std::string dbl_max_digits =
+      "17976931348623157081452742373170435679807056752584499659891747680315726078002853876058955863276687817154045895"
+      "35143824642343213268894641827684675467035375169860499105765512820762454900903893289440758685084551339423045832"
+      "369032229481658085593321233482747978262041447231687381771809192998812504040261841248583680";
+  struct Case {
+    std::string number;
+    bool accepted;
+  };
+  std::vector<Case> cases = {
+      {"1.7976931348623157e308", true},
+      {"1.7976931348623156e308", true},
+      {"0.17976931348623157e309", true},
+      {"1797693134862315708e289", true},
+      {"1.79769313486231589e308", true},    // strtod: infinity; the reference: finite
+      {"17.9769313486231598e307", true},    // idem
+      {"-1.79769313486231589e308", true},   // idem
+      {"1.7976931348623158e308", false},    // strtod: the largest double; the reference: out of range
+      {"1.797693134862315807e308", false},  // idem
+      {"-0.1797693134862315668145e309", false},
+      {dbl_max_digits, false},  // the largest double's exact digits: out of range for the reference
+      {"1e309", false},
+      {"1" + std::string(400, '0'), false},
+      {"0e99999999999999999999", true},
+      {"1e-99999999999999999999", true},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.number.substr(0, 40));
+    auto r = parse_json(one("a", entry("U8", "[0]", "[0,0]", R"(,"x":)" + c.number)));
+    if (c.accepted)
+      EXPECT_TRUE(succeeds(r));
+    else
+      EXPECT_TRUE(fails_with(r, Errc::invalid_json));
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Rule 3: nesting.
 

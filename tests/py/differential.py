@@ -417,9 +417,40 @@ def m_add_tensor(rng, header, data):
     return header, data, None
 
 
+def float_near_limit(rng):
+    """A number within a few units of the largest double, spelled in one of several
+    ways: where serde_json (which the reference uses) and correct rounding disagree."""
+    digits = "17976931348623157081452742373170435679807056752584499659891747680315726078002853876058955863"
+    n = rng.randint(15, 40)
+    d = list(digits[:n])
+    for _ in range(rng.randint(0, 4)):
+        i = rng.randrange(max(n - 6, 1), n)
+        d[i] = str(rng.randrange(10))
+    d = "".join(d)
+    form = rng.randrange(4)
+    if form == 0:
+        s = d[0] + "." + d[1:] + "e308"
+    elif form == 1:
+        s = d[:2] + "." + d[2:] + "e307"
+    elif form == 2:
+        s = "0." + d + "e309"
+    else:
+        s = d + "e" + str(309 - len(d))
+    return Raw(("-" if rng.random() < 0.3 else "") + s)
+
+
+def m_float_edge(rng, header, data):
+    ents = tensor_entries(header)
+    if not ents:
+        return header, data, None
+    e = rng.choice(ents)[1]
+    e.insert(rng.randrange(len(e) + 1), ["x", float_near_limit(rng) if rng.random() < 0.8 else [float_near_limit(rng)]])
+    return header, data, None
+
+
 STRUCTURAL = [m_number, m_number, m_number, m_dtype, m_dtype, m_drop_field, m_repeat_field, m_repeat_tensor,
               m_reorder, m_unknown_field, m_escape_key, m_shape, m_shape, m_offsets, m_offsets, m_entry_form,
-              m_rename, m_metadata, m_metadata, m_remove_tensor, m_add_tensor]
+              m_rename, m_metadata, m_metadata, m_remove_tensor, m_add_tensor, m_float_edge]
 
 
 # --- text level ---------------------------------------------------------------------
