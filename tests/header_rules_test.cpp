@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -1206,6 +1207,43 @@ TEST(HeaderApi, CopiesOwnTheirNamesAndShapes) {
   EXPECT_EQ(moved.tensors()[1].name, "second");
   EXPECT_EQ(moved.find("second"), &moved.tensors()[1]);
   EXPECT_EQ(copy.tensors()[0].shape[1], 3u);
+}
+
+// The parser keeps per-thread state (simdjson buffers): parses on several
+// threads at once, with different depth limits, must not see each other's.
+TEST(HeaderApi, ConcurrentParsesAreIndependent) {
+  std::vector<std::thread> threads;
+  std::vector<int> failures(4, 0);
+  for (int k = 0; k < 4; ++k) {
+    threads.emplace_back([k, &failures] {
+      Limits limits;
+      limits.max_depth = k % 2 ? 127 : 6;
+      for (int i = 0; i < 150; ++i) {
+        std::size_t n = static_cast<std::size_t>(1 + (i * 7 + k) % 40);
+        auto h = parse_json(n_tensors(n), n, limits);
+        if (!h || h->size() != n || h->find("t" + std::to_string(n - 1)) == nullptr) ++failures[k];
+        auto deep = parse_json(nested(7), {}, limits);
+        if (deep.ok() != (k % 2 == 1)) ++failures[k];
+        auto bad = parse_json(one("a", kTwo), "xxx", limits);
+        if (bad.ok() || bad.error().code != Errc::incomplete_buffer) ++failures[k];
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int k = 0; k < 4; ++k) EXPECT_EQ(failures[k], 0) << "thread " << k;
+}
+
+TEST(HeaderApi, CopyOfAHeaderWithOnlyEmptyNamesAndScalars) {
+  auto h = parse_json(one("", entry("F32", "[]", "[0,4]")), 4);
+  ASSERT_TRUE(succeeds(h));
+  Header copy(*h);
+  h = Header();
+  EXPECT_EQ(copy.tensors()[0].name, "");
+  EXPECT_EQ(copy.tensors()[0].rank(), 0u);
+  EXPECT_EQ(copy.find(""), &copy.tensors()[0]);
+  Header empty_copy{Header()};
+  EXPECT_TRUE(empty_copy.empty());
+  EXPECT_EQ(empty_copy.find("x"), nullptr);
 }
 
 }  // namespace
