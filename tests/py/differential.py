@@ -455,41 +455,34 @@ STRUCTURAL = [m_number, m_number, m_number, m_dtype, m_dtype, m_drop_field, m_re
 
 # --- text level ---------------------------------------------------------------------
 
-def outside_string_positions(text):
-    """Indices in `text` (bytes of JSON) just after a structural character outside strings."""
-    pos, in_str, esc = [], False, False
+def scan(text):
+    """Positions in `text` (bytes of JSON): (just before/after a structural character
+    outside strings, plain ASCII characters inside strings)."""
+    structural, in_string = [], []
+    inside, esc = False, False
     for i, c in enumerate(text):
-        if in_str:
+        if inside:
             if esc:
                 esc = False
             elif c == 0x5C:
                 esc = True
             elif c == 0x22:
-                in_str = False
+                inside = False
+            elif c < 0x80:
+                in_string.append(i)
         elif c == 0x22:
-            in_str = True
+            inside = True
         elif c in b"{}[],:":
-            pos.append(i)
-            pos.append(i + 1)
-    return pos or [0]
+            structural += [i, i + 1]
+    return structural or [0], in_string
+
+
+def outside_string_positions(text):
+    return scan(text)[0]
 
 
 def string_positions(text):
-    """Indices of plain characters inside strings (not quotes, not escapes)."""
-    pos, in_str, esc = [], False, False
-    for i, c in enumerate(text):
-        if in_str:
-            if esc:
-                esc = False
-            elif c == 0x5C:
-                esc = True
-            elif c == 0x22:
-                in_str = False
-            elif c < 0x80:
-                pos.append(i)
-        elif c == 0x22:
-            in_str = True
-    return pos
+    return scan(text)[1]
 
 
 def t_mutate(rng, text):
