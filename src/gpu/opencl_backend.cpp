@@ -298,30 +298,14 @@ Result<EventPtr> ClQueue::launch(Kernel k, const LaunchDims& dims, std::span<con
   cl_kernel kern = kernels_[idx];
   for (std::size_t i = 0; i < args.size(); ++i) {
     const RawArg& a = args[i];
+    auto set = [&](const auto& v) { return clSetKernelArg(kern, static_cast<cl_uint>(i), sizeof v, &v); };
     cl_int e = CL_SUCCESS;
-    auto n = static_cast<cl_uint>(i);
     switch (a.kind) {
       case ArgKind::buffer_in:
-      case ArgKind::buffer_out: {
-        cl_mem m = static_cast<cl_mem>(a.handle);
-        e = clSetKernelArg(kern, n, sizeof m, &m);
-        break;
-      }
-      case ArgKind::u64: {
-        cl_ulong v = a.u64;
-        e = clSetKernelArg(kern, n, sizeof v, &v);
-        break;
-      }
-      case ArgKind::u32: {
-        cl_uint v = a.u32;
-        e = clSetKernelArg(kern, n, sizeof v, &v);
-        break;
-      }
-      case ArgKind::f32: {
-        cl_float v = a.f32;
-        e = clSetKernelArg(kern, n, sizeof v, &v);
-        break;
-      }
+      case ArgKind::buffer_out: e = set(static_cast<cl_mem>(a.handle)); break;
+      case ArgKind::u64: e = set(cl_ulong{a.u64}); break;
+      case ArgKind::u32: e = set(cl_uint{a.u32}); break;
+      case ArgKind::f32: e = set(cl_float{a.f32}); break;
     }
     if (e != CL_SUCCESS) return cl_error("clSetKernelArg", e);
   }
