@@ -39,19 +39,6 @@ using detail::gpu_error;
 
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-// pread exactly out.size() bytes at `at`; a short read is io_error at its offset.
-Result<void> pread_all(int fd, std::uint64_t at, std::span<std::byte> out) {
-  std::size_t got = 0;
-  while (got < out.size()) {
-    ssize_t k = ::pread(fd, out.data() + got, out.size() - got, static_cast<off_t>(at + got));
-    if (k < 0 && errno == EINTR) continue;
-    if (k < 0) return Error(Errc::io_error, std::string("read failed: ") + std::strerror(errno), at + got);
-    if (k == 0) return Error(Errc::io_error, "the file ended early (truncated after it was opened?)", at + got);
-    got += static_cast<std::size_t>(k);
-  }
-  return {};
-}
-
 struct Chunk {
   std::size_t region;
   std::uint64_t offset;  // within the region
@@ -173,7 +160,7 @@ struct Reader {
       std::span<const std::byte> bytes;
       if (use_pread) {
         bytes = {dst + done, static_cast<std::size_t>(n)};
-        if (auto rd = pread_all(f.fd(), at, {dst + done, static_cast<std::size_t>(n)}); !rd) return rd;
+        if (auto rd = f.read_bytes(at, {dst + done, static_cast<std::size_t>(n)}); !rd) return rd;
       } else {
         bytes = f.bytes().subspan(static_cast<std::size_t>(at), static_cast<std::size_t>(n));
         std::memcpy(dst + done, bytes.data(), static_cast<std::size_t>(n));
@@ -327,7 +314,8 @@ Result<DeviceTensors> upload(const Device& device, std::span<const File* const> 
   // How to read.
   bool use_pread = false;
   for (const File* f : files) {
-    bool can_map = f->mapped(), can_pread = f->fd() >= 0;
+    // A compressed checkpoint has no usable descriptor; read_bytes decompresses.
+    bool can_map = f->mapped(), can_pread = f->fd() >= 0 || f->compressed();
     if (options.read == ReadMethod::mapping && !can_map)
       return Error(Errc::not_mapped, "ReadMethod::mapping asked of a file opened in pread mode");
     if (options.read == ReadMethod::pread && !can_pread)
@@ -521,7 +509,7 @@ Result<void> verify(Queue& queue, const DeviceTensors& tensors, std::span<const 
         bytes = f.bytes().subspan(static_cast<std::size_t>(r.file_offset + done), static_cast<std::size_t>(n));
       } else {
         buf.resize(static_cast<std::size_t>(n));
-        if (auto rd = pread_all(f.fd(), r.file_offset + done, buf); !rd) return rd;
+        if (auto rd = f.read_bytes(r.file_offset + done, buf); !rd) return rd;
         bytes = buf;
       }
       block_hashes(bytes, 0, std::span(host0).subspan(done / checksum_block_size, checksum_block_count(n)));
