@@ -9,3 +9,4 @@
 #include "sft/result.hpp"
 #include "sft/slice.hpp"
 #include "sft/tensor_view.hpp"
+#include "sft/writer.hpp"
