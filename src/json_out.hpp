@@ -4,6 +4,7 @@
 // output escapes only what JSON requires: `"` and `\`, the five short escapes
 // \b \t \n \f \r, and every other control character below 0x20 as \u00xx in
 // lower-case hex. DEL (0x7f), '/' and all non-ASCII UTF-8 stay raw.
+// (UTF-8 validation lives in utf8.hpp.)
 #pragma once
 
 #include <cstdint>
@@ -11,13 +12,6 @@
 #include <string_view>
 
 namespace sft::detail {
-
-// True when `s` is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF),
-// the rule Rust's String enforces.
-bool is_valid_utf8(std::string_view s) noexcept;
-
-// Byte offset of the first byte that makes `s` invalid UTF-8, or s.size().
-std::size_t utf8_error_offset(std::string_view s) noexcept;
 
 // Append `s` as a JSON string literal (quotes included).
 void append_json_string(std::string& out, std::string_view s);

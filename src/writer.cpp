@@ -8,6 +8,7 @@
 
 #include "atomic_file.hpp"
 #include "json_out.hpp"
+#include "utf8.hpp"
 #include "writer_stream.hpp"
 
 namespace sft {
@@ -46,8 +47,8 @@ Result<std::uint64_t> tensor_byte_size(std::string_view name, DType dtype, std::
 }
 
 Result<void> check_utf8(std::string_view what, std::string_view s, std::string_view tensor) {
-  auto at = detail::utf8_error_offset(s);
-  if (at == s.size()) return {};
+  auto at = detail::find_invalid_utf8(reinterpret_cast<const unsigned char*>(s.data()), s.size());
+  if (at == detail::utf8_ok) return {};
   return Error(Errc::invalid_name,
                std::string(what) + " is not valid UTF-8 (byte " + std::to_string(at) + " of it)",
                Error::no_offset, std::string(tensor));
