@@ -241,7 +241,7 @@ Result<std::vector<std::byte>> Writer::serialize() const {
   auto p = plan();
   if (!p) return std::move(p).error();
   for (std::size_t i = 0; i < p->tensors().size(); ++i)
-    if (!entries_[p->source_[i]].has_bytes) return missing(p->tensors()[i]);
+    if (!entries_[p->source_[i]].has_bytes && p->tensors()[i].byte_size() != 0) return missing(p->tensors()[i]);
   if (p->file_size() > std::vector<std::byte>().max_size())
     return Error(Errc::size_overflow, "the file does not fit in memory");
   std::vector<std::byte> out;
@@ -249,7 +249,7 @@ Result<std::vector<std::byte>> Writer::serialize() const {
   out.insert(out.end(), p->preamble().begin(), p->preamble().end());
   for (std::size_t i = 0; i < p->tensors().size(); ++i) {
     const Entry& e = entries_[p->source_[i]];
-    if (e.byte_size) out.insert(out.end(), e.data, e.data + e.byte_size);
+    if (e.byte_size != 0) out.insert(out.end(), e.data, e.data + e.byte_size);
   }
   return out;
 }
@@ -262,7 +262,7 @@ Result<void> Writer::write_file(const std::filesystem::path& path) const {
   parts.push_back(p->preamble());
   for (std::size_t i = 0; i < p->tensors().size(); ++i) {
     const Entry& e = entries_[p->source_[i]];
-    if (!e.has_bytes) return missing(p->tensors()[i]);
+    if (!e.has_bytes && e.byte_size != 0) return missing(p->tensors()[i]);
     parts.emplace_back(e.data, static_cast<std::size_t>(e.byte_size));
   }
   auto f = detail::AtomicFile::create(path, options_.fail_after_bytes);
