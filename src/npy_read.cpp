@@ -177,10 +177,12 @@ class DictParser {
       case 'c': if (size == 8) t = DType::C64; break;
       default: break;  // 'V': raw bytes
     }
-    if (kind != 'V' && !t) return unsupported("has a width safetensors has no dtype for");
+    // 'f1' is what ml_dtypes' float8_e5m2 saves as: one raw byte, like 'V1'.
+    const bool raw = kind == 'V' || (kind == 'f' && size == 1);
+    if (!raw && !t) return unsupported("has a width safetensors has no dtype for");
     h.dtype = t;
     // Byte order matters for numbers wider than a byte; raw bytes have none.
-    h.big_endian = order == '>' && kind != 'V' && size > 1;
+    h.big_endian = order == '>' && !raw && size > 1;
     return {};
   }
 

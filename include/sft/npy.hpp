@@ -10,8 +10,8 @@
 // Dtypes (the descr's kind and width; '<' little-endian, '>' big-endian, '|'
 // and '=' taken as little-endian, the only byte order sft runs on):
 //   f2 F16, f4 F32, f8 F64, i1 I8, u1 U8, i2 I16, u2 U16, i4 I32, u4 U32,
-//   i8 I64, u8 U64, b1 BOOL, c8 C64; 'V<n>' is raw bytes (what ml_dtypes'
-//   bfloat16 and float8 arrays save as) with no dtype of its own.
+//   i8 I64, u8 U64, b1 BOOL, c8 C64; 'V<n>' and 'f1' are raw bytes with no
+//   dtype of their own (what ml_dtypes' bfloat16 and float8 arrays save as).
 // Big-endian data is byte-swapped (each half of a complex separately) and
 // fortran_order arrays are transposed into C order by npy_to_c_order().
 //
@@ -43,7 +43,7 @@ inline constexpr std::size_t npy_max_rank = 64;
 struct NpyHeader {
   unsigned major_version = 1;        // 1, 2 or 3
   std::string descr;                 // as written, e.g. "<f4"
-  std::optional<DType> dtype;        // nullopt for raw 'V<n>' data
+  std::optional<DType> dtype;        // nullopt for raw 'V<n>' / 'f1' data
   unsigned item_size = 0;            // bytes per element
   bool big_endian = false;           // '>' with an item wider than one byte
   bool fortran_order = false;
