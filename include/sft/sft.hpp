@@ -8,5 +8,6 @@
 #include "sft/limits.hpp"
 #include "sft/result.hpp"
 #include "sft/slice.hpp"
+#include "sft/strict.hpp"
 #include "sft/tensor_view.hpp"
 #include "sft/writer.hpp"
