@@ -53,7 +53,10 @@ Result<AtomicFile> AtomicFile::create(const std::filesystem::path& target, std::
     return Error(Errc::write_failed, "target path '" + target.string() + "' names no file");
   auto dir = target.parent_path();
   // A dot-file beside the target: same directory, so rename() is atomic.
-  std::string base = "." + target.filename().string() + ".sft-tmp-";
+  std::string base = target.filename().string();
+  if (base.size() > 200) base.resize(200);  // leave room for the suffix within NAME_MAX
+  base.insert(base.begin(), '.');
+  base.append(".sft-tmp-");
   for (int attempt = 0; attempt < 16; ++attempt) {
     f.temp_ = dir / (base + random_suffix());
     f.fd_ = ::open(f.temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);

@@ -3,11 +3,12 @@
 #include "sft/writer.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <numeric>
 #include <string>
 
 #include "atomic_file.hpp"
-#include "json_out.hpp"
+#include "json_escape.hpp"
 #include "utf8.hpp"
 #include "writer_stream.hpp"
 
@@ -18,10 +19,12 @@ namespace {
 constexpr std::uint64_t kMaxAlignment = std::uint64_t{1} << 20;
 constexpr std::string_view kMetadataKey = "__metadata__";
 
-std::string quoted(std::string_view s) {
-  std::string q;
-  detail::append_json_string(q, s);
-  return q;
+std::string quoted(std::string_view s) { return detail::json_string(s); }
+
+void append_uint(std::string& out, std::uint64_t v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
 }
 
 // Byte size of dtype x shape, or the error that forbids it.
@@ -184,12 +187,12 @@ Result<WriterPlan> Writer::plan() const {
     json += "\",\"shape\":[";
     for (std::size_t d = 0; d < e.shape.size(); ++d) {
       if (d) json += ',';
-      detail::append_json_uint(json, e.shape[d]);
+      append_uint(json, e.shape[d]);
     }
     json += "],\"data_offsets\":[";
-    detail::append_json_uint(json, off.begin);
+    append_uint(json, off.begin);
     json += ',';
-    detail::append_json_uint(json, off.end);
+    append_uint(json, off.end);
     json += "]}";
     p.names_.insert(p.names_.end(), e.name.begin(), e.name.end());
     p.shapes_.insert(p.shapes_.end(), e.shape.begin(), e.shape.end());

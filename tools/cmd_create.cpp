@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "command.hpp"
+#include "header_loader.hpp"
 #include "sft/npy.hpp"
 #include "sft/writer.hpp"
 #include "write_options.hpp"
@@ -37,11 +38,14 @@ class Mapping {
   }
   // Empty string on success, else why not.
   std::string open(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return std::strerror(errno);
+    // Regular files only: opening a FIFO could block, a device have effects.
     struct stat st {};
-    if (::fstat(fd, &st) != 0) {
-      std::string why = std::strerror(errno);
+    if (::stat(path.c_str(), &st) != 0) return std::strerror(errno);
+    if (!S_ISREG(st.st_mode)) return "not a regular file";
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return std::strerror(errno);
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      std::string why = S_ISREG(st.st_mode) ? std::strerror(errno) : "not a regular file";
       ::close(fd);
       return why;
     }
@@ -125,7 +129,7 @@ int run_create(std::span<const std::string_view> args) {
   Writer w(opts);
   for (const auto& [k, v] : metadata)
     if (auto r = w.set_metadata(k, v); !r) {
-      err("sft create: " + r.error().to_string() + "\n");
+      err("sft create: --metadata: " + r.error().to_string() + "\n");
       return 1;
     }
   // Inputs stay mapped until the file is written: the Writer borrows their bytes.
@@ -145,12 +149,12 @@ int run_create(std::span<const std::string_view> args) {
     }
     auto& in = *inputs.emplace_back(std::make_unique<Input>());
     if (auto why = in.map.open(path); !why.empty()) {
-      err("sft create: cannot read '" + printable(path) + "': " + why + "\n");
+      err(error_line(path, Error(Errc::io_error, "cannot read: " + why)));
       return 2;
     }
     auto h = parse_npy_header(in.map.bytes(), in.map.bytes().size());
     if (!h) {
-      err("sft create: " + printable(path) + ": " + h.error().to_string() + "\n");
+      err(error_line(path, h.error()));
       return 1;
     }
     std::vector<std::uint64_t> shape = h->shape;
@@ -158,33 +162,33 @@ int run_create(std::span<const std::string_view> args) {
     if (as) {
       std::string why;
       if (!reinterpret_shape(*as, *h, shape, why)) {
-        err("sft create: " + printable(path) + ": cannot read as " + std::string(name(*as)) + ": " + why + "\n");
+        err(error_line(path, Error(Errc::invalid_argument, "cannot read as " + std::string(name(*as)) + ": " + why)));
         return 1;
       }
       dtype = *as;
     } else if (h->dtype) {
       dtype = *h->dtype;
     } else {
-      err("sft create: " + printable(path) + ": raw dtype '" + printable(h->descr) +
-          "' needs a dtype: write NAME=FILE.npy:DTYPE (e.g. :BF16)\n");
+      err(error_line(path, Error(Errc::npy_unsupported, "raw dtype '" + h->descr +
+                                                            "' needs a dtype: write NAME=FILE.npy:DTYPE (e.g. :BF16)")));
       return 1;
     }
     auto data = in.map.bytes().subspan(static_cast<std::size_t>(h->data_offset), static_cast<std::size_t>(h->data_size));
     if (h->needs_conversion()) {
       in.converted.resize(data.size());
       if (auto r = npy_to_c_order(*h, data, in.converted); !r) {
-        err("sft create: " + printable(path) + ": " + r.error().to_string() + "\n");
+        err(error_line(path, r.error()));
         return 1;
       }
       data = in.converted;
     }
     if (auto r = w.add(tensor, dtype, shape, data); !r) {
-      err("sft create: " + r.error().to_string() + "\n");
+      err(error_line(path, r.error()));
       return 1;
     }
   }
   if (auto r = w.write_file(out_path); !r) {
-    err("sft create: " + printable(out_path) + ": " + r.error().to_string() + "\n");
+    err(error_line(out_path, r.error()));
     return 1;
   }
   return 0;

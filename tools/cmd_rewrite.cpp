@@ -1,16 +1,22 @@
 // `sft rewrite [--alignment N] IN OUT`: read a file and write it back through
 // sft::Writer, in the reference's canonical layout (tensor order, compact
-// JSON, padding; metadata keys sorted). OUT may be IN: the new file replaces it
-// atomically, and the old bytes stay readable through the mapping meanwhile.
+// JSON, padding; metadata keys sorted). The input is read with pread in 16 MiB
+// chunks, streamed into the new file: memory stays bounded whatever the size,
+// and an input truncated meanwhile is an io_error, not a crash. OUT may be IN:
+// the new file replaces it atomically.
 #include <string>
+#include <vector>
 
 #include "command.hpp"
+#include "header_loader.hpp"
 #include "sft/file.hpp"
 #include "sft/writer.hpp"
 #include "write_options.hpp"
 
 namespace sft::cli {
 namespace {
+
+constexpr std::size_t kChunk = std::size_t{16} << 20;
 
 int run_rewrite(std::span<const std::string_view> args) {
   WriterOptions opts;
@@ -29,9 +35,16 @@ int run_rewrite(std::span<const std::string_view> args) {
   if (paths.size() != 2) return usage_error("rewrite", "expected IN and OUT");
   const std::string in(paths[0]), out_path(paths[1]);
 
-  auto file = File::open(in);
+  // The shared loader refuses FIFOs and devices without opening them and
+  // reports a bad header exactly as validate does.
+  auto loaded = load_header(in);
+  if (loaded.status != LoadedHeader::Status::valid) {
+    err(error_line(in, loaded.error));
+    return exit_status(loaded.status);
+  }
+  auto file = File::open(in, {.mode = ReadMode::pread});
   if (!file) {
-    err("sft rewrite: " + printable(in) + ": " + file.error().to_string() + "\n");
+    err(error_line(in, file.error()));
     return exit_code_for(file.error());
   }
   Writer w(opts);
@@ -39,17 +52,33 @@ int run_rewrite(std::span<const std::string_view> args) {
   if (h.has_metadata()) w.enable_metadata();
   for (const auto& m : h.metadata())
     if (auto r = w.set_metadata(m.key, m.value); !r) {
-      err("sft rewrite: " + r.error().to_string() + "\n");
+      err(error_line(in, r.error()));
       return 1;
     }
-  for (const TensorView v : file->views())
-    if (auto r = w.add(v.name(), v.dtype(), v.shape(), v.bytes()); !r) {
-      err("sft rewrite: " + r.error().to_string() + "\n");
+  for (const TensorInfo& t : h.tensors())
+    if (auto r = w.declare(t.name, t.dtype, t.shape); !r) {
+      err(error_line(in, r.error()));
       return 1;
     }
-  if (auto r = w.write_file(out_path); !r) {
-    err("sft rewrite: " + printable(out_path) + ": " + r.error().to_string() + "\n");
-    return 1;
+  std::vector<std::byte> buffer;
+  bool read_failed = false;
+  auto r = w.write_file(out_path, [&](const TensorInfo& t, TensorSink& sink) -> Result<void> {
+    const TensorInfo* src = h.find(t.name);
+    for (std::uint64_t off = 0; off < t.byte_size(); off += kChunk) {
+      const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, t.byte_size() - off));
+      buffer.resize(std::max(buffer.size(), n));
+      std::span<std::byte> chunk(buffer.data(), n);
+      if (auto rr = file->read_range(*src, off, chunk); !rr) {
+        read_failed = true;
+        return rr;
+      }
+      if (auto wr = sink.write(chunk); !wr) return wr;
+    }
+    return {};
+  });
+  if (!r) {
+    err(error_line(read_failed ? in : out_path, r.error()));
+    return read_failed ? exit_code_for(r.error()) : 1;
   }
   return 0;
 }
