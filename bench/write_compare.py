@@ -165,7 +165,12 @@ def main():
             f"- sft vs plain write (plain/sft, target >= 0.80): **{med['plain'] / med['sft']:.2f}** "
             f"(durable: {med['plain_sync'] / med['sft_sync']:.2f})",
             f"- bytes identical to the reference's: {'yes' if same else 'NO'}",
+            "",
+            "Every repetition, in run order (seconds):",
+            "",
         ]
+        for k in times:
+            lines.append(f"- {k}: " + ", ".join(f"{x:.3f}" for x in times[k]))
         report = "\n".join(lines) + "\n"
         print(report)
         if a.out:

@@ -268,9 +268,11 @@ Result<void> Writer::write_file(const std::filesystem::path& path) const {
     if (!e.has_bytes && e.byte_size != 0) return missing(p->tensors()[i]);
     parts.emplace_back(e.data, static_cast<std::size_t>(e.byte_size));
   }
+  // No reservation here: the data follows at once, so a full disk shows up as
+  // promptly, and writing into reserved (unwritten) extents costs ext4 an
+  // extent conversion per write that a plain sequential write does not pay.
   auto f = detail::AtomicFile::create(path, options_.fail_after_bytes);
   if (!f) return std::move(f).error();
-  if (auto r = f->reserve(p->file_size()); !r) return r;
   if (auto r = f->write_gather(0, parts); !r) return r;
   return f->commit(options_.durable);
 }
