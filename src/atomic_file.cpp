@@ -130,22 +130,8 @@ Result<void> AtomicFile::reserve(std::uint64_t size) {
 }
 
 Result<void> AtomicFile::write_at(std::uint64_t offset, std::span<const std::byte> bytes) {
-  if (fd_ < 0) return Error(Errc::writer_state, "the temporary file is closed");
-  while (!bytes.empty()) {
-    std::size_t want = allowed(std::min(bytes.size(), kMaxIo));
-    if (want == 0) return io_error("writing", ENOSPC);
-    ssize_t n = ::pwrite(fd_, bytes.data(), want, static_cast<off_t>(offset));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return io_error("writing", errno);
-    }
-    if (n == 0) return io_error("writing", EIO);
-    auto done = static_cast<std::size_t>(n);
-    written_ += done;
-    offset += done;
-    bytes = bytes.subspan(done);
-  }
-  return {};
+  const std::span<const std::byte> one[] = {bytes};
+  return write_gather(offset, one);
 }
 
 Result<void> AtomicFile::write_gather(std::uint64_t offset, std::span<const std::span<const std::byte>> parts) {

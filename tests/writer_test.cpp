@@ -374,17 +374,19 @@ TEST(WriterFile, AMappedOldFileKeepsItsBytes) {
 
 TEST(WriterFile, InjectedFailureLeavesNoTargetAndNoTemporary) {
   auto a = pattern(5000, 1), b = pattern(3000, 2);
-  Writer probe;
-  ASSERT_TRUE(probe.add("a", DType::U8, {5000}, a).ok());
-  ASSERT_TRUE(probe.add("b", DType::U16, {1500}, b).ok());
+  auto make = [&](std::uint64_t fail_after) {
+    WriterOptions o;
+    o.fail_after_bytes = fail_after;
+    Writer w(o);
+    EXPECT_TRUE(w.add("a", DType::U8, {5000}, a).ok());
+    EXPECT_TRUE(w.add("b", DType::U16, {1500}, b).ok());
+    return w;
+  };
+  const Writer probe = make(~std::uint64_t{0});
   const std::uint64_t total = probe.plan()->file_size();
   for (std::uint64_t cut : {std::uint64_t{0}, std::uint64_t{5}, std::uint64_t{100}, total / 2, total - 1}) {
     auto dir = test::temp_dir("writer_inject");
-    WriterOptions o;
-    o.fail_after_bytes = cut;
-    Writer w(o);
-    ASSERT_TRUE(w.add("a", DType::U8, {5000}, a).ok());
-    ASSERT_TRUE(w.add("b", DType::U16, {1500}, b).ok());
+    const Writer w = make(cut);
     auto r = w.write_file(dir / "out.safetensors");
     ASSERT_FALSE(r.ok()) << cut;
     EXPECT_EQ(r.error().code, Errc::write_failed) << r.error().to_string();
@@ -399,12 +401,7 @@ TEST(WriterFile, InjectedFailureLeavesNoTargetAndNoTemporary) {
   }
   // Exactly enough bytes: success.
   auto dir = test::temp_dir("writer_inject_ok");
-  WriterOptions o;
-  o.fail_after_bytes = total;
-  Writer w(o);
-  ASSERT_TRUE(w.add("a", DType::U8, {5000}, a).ok());
-  ASSERT_TRUE(w.add("b", DType::U16, {1500}, b).ok());
-  ASSERT_TRUE(w.write_file(dir / "out.safetensors").ok());
+  ASSERT_TRUE(make(total).write_file(dir / "out.safetensors").ok());
   EXPECT_EQ(test::read_all(dir / "out.safetensors"), serialize_ok(probe));
 }
 

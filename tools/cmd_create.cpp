@@ -109,9 +109,7 @@ int run_create(std::span<const std::string_view> args) {
   std::vector<std::string_view> rest;
   for (std::size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--alignment") {
-      if (i + 1 >= args.size() || !parse_u64(args[i + 1], opts.alignment))
-        return usage_error("create", "--alignment takes a number (8, 64, 4096, ...)");
-      ++i;
+      if (!take_alignment(args, i, opts)) return usage_error("create", "--alignment takes a number (8, 64, 4096, ...)");
     } else if (args[i] == "--metadata") {
       auto eq = i + 1 < args.size() ? args[i + 1].find('=') : std::string_view::npos;
       if (eq == std::string_view::npos) return usage_error("create", "--metadata takes KEY=VALUE");

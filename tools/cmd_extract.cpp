@@ -18,16 +18,9 @@ namespace {
 int run_extract(std::span<const std::string_view> args) {
   if (args.size() != 3) return usage_error("extract", "expected FILE TENSOR OUT.npy");
   const std::string path(args[0]), out_path(args[2]);
-  auto loaded = load_header(path);
-  if (loaded.status != LoadedHeader::Status::valid) {
-    err(error_line(path, loaded.error));
-    return exit_status(loaded.status);
-  }
-  auto file = File::open(path, {.mode = ReadMode::pread});
-  if (!file) {
-    err(error_line(path, file.error()));
-    return exit_code_for(file.error());
-  }
+  int status = 0;
+  auto file = open_input(path, status);
+  if (!file) return status;
   const TensorInfo* t = file->header().find(args[1]);
   if (t == nullptr) {
     err(error_line(path, Error(Errc::not_found, "no tensor of this name", Error::no_offset, std::string(args[1]))));

@@ -23,9 +23,7 @@ int run_rewrite(std::span<const std::string_view> args) {
   std::vector<std::string_view> paths;
   for (std::size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--alignment") {
-      if (i + 1 >= args.size() || !parse_u64(args[i + 1], opts.alignment))
-        return usage_error("rewrite", "--alignment takes a number (8, 64, 4096, ...)");
-      ++i;
+      if (!take_alignment(args, i, opts)) return usage_error("rewrite", "--alignment takes a number (8, 64, 4096, ...)");
     } else if (args[i].size() > 1 && args[i][0] == '-') {
       return usage_error("rewrite", "unknown option '" + printable(args[i]) + "'");
     } else {
@@ -35,18 +33,9 @@ int run_rewrite(std::span<const std::string_view> args) {
   if (paths.size() != 2) return usage_error("rewrite", "expected IN and OUT");
   const std::string in(paths[0]), out_path(paths[1]);
 
-  // The shared loader refuses FIFOs and devices without opening them and
-  // reports a bad header exactly as validate does.
-  auto loaded = load_header(in);
-  if (loaded.status != LoadedHeader::Status::valid) {
-    err(error_line(in, loaded.error));
-    return exit_status(loaded.status);
-  }
-  auto file = File::open(in, {.mode = ReadMode::pread});
-  if (!file) {
-    err(error_line(in, file.error()));
-    return exit_code_for(file.error());
-  }
+  int status = 0;
+  auto file = open_input(in, status);
+  if (!file) return status;
   Writer w(opts);
   const Header& h = file->header();
   if (h.has_metadata()) w.enable_metadata();
