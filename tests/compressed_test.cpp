@@ -499,3 +499,49 @@ TEST_F(Compressed, ZstdCliOutputWithoutSeekTableIsRecognisedAndExplained) {
 
 }  // namespace
 }  // namespace sft
+
+namespace sft {
+namespace {
+
+TEST_F(Compressed, FilesOnDiskAtomically) {
+  auto dir = test::temp_dir("compressed_files");
+  auto original = model_file();
+  test::write_all(dir / "m.safetensors", original);
+  auto f = File::open(dir / "m.safetensors");
+  ASSERT_TRUE(f);
+  CompressOptions o = small_frames(true);
+  auto stats = compress_file(*f, dir / "m.zst", o);
+  ASSERT_TRUE(stats) << stats.error().to_string();
+  EXPECT_EQ(stats->original_bytes, original.size());
+  EXPECT_EQ(stats->compressed_bytes, std::filesystem::file_size(dir / "m.zst"));
+  auto r = CompressedReader::open(dir / "m.zst");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(stats->frames, r->frames().size());
+  ASSERT_TRUE(decompress_file(dir / "m.zst", dir / "back.safetensors", {}, 3));
+  EXPECT_EQ(test::read_all(dir / "back.safetensors"), original);
+
+  // Failures leave the target as it was and no temporary behind.
+  auto count = [&] {
+    return std::distance(std::filesystem::directory_iterator(dir), std::filesystem::directory_iterator());
+  };
+  const auto files_before = count();
+  auto bad = compress_file(*f, dir / "no-such-dir" / "x.zst", o);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, Errc::write_failed);
+  auto z = test::read_all(dir / "m.zst");
+  z[z.size() / 2] ^= std::byte{0xff};
+  test::write_all(dir / "damaged.zst", z);
+  test::write_all(dir / "target", std::vector<std::byte>(3, std::byte{7}));
+  auto d = decompress_file(dir / "damaged.zst", dir / "target");
+  ASSERT_FALSE(d);
+  EXPECT_EQ(d.error().code, Errc::compressed_corrupt);
+  EXPECT_EQ(test::read_all(dir / "target"), std::vector<std::byte>(3, std::byte{7}));
+  EXPECT_EQ(count(), files_before + 2);  // damaged.zst and target, nothing else
+  auto missing = decompress_file(dir / "missing.zst", dir / "out");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, Errc::io_error);
+  EXPECT_FALSE(std::filesystem::exists(dir / "out"));
+}
+
+}  // namespace
+}  // namespace sft

@@ -10,6 +10,7 @@
 #include "sft/compressed.hpp"
 #include "sft/digest.hpp"
 #include "sft/file.hpp"
+#include "sft/writer.hpp"
 #include "synthetic_file.hpp"
 #include "test_support.hpp"
 #include "xxh3.hpp"
@@ -329,6 +330,94 @@ TEST(Verify, OneTensorOfACompressedFileDecodesOnlyItsFrames) {
   EXPECT_LE(r->frames_decompressed() - before, 2u);
   EXPECT_GT(r->frames().size(), 20u);
   EXPECT_TRUE(verify(*f));
+}
+
+}  // namespace
+}  // namespace sft
+
+namespace sft {
+namespace {
+
+TEST(EmbedDigests, TheCopyVerifiesAndKeepsEverythingElse) {
+  auto dir = test::temp_dir("digest_embed");
+  auto original = model_file("{\"format\":\"pt\",\"sft.xxh3_128\":\"stale\"}");
+  test::write_all(dir / "in.safetensors", original);
+  for (ReadMode mode : {ReadMode::mmap, ReadMode::pread}) {
+    auto in = File::open(dir / "in.safetensors", {.mode = mode});
+    ASSERT_TRUE(in);
+    ASSERT_TRUE(embed_digests(*in, dir / "out.safetensors")) << "mode " << int(mode);
+    auto out = File::open(dir / "out.safetensors");
+    ASSERT_TRUE(out) << out.error().to_string();
+    EXPECT_TRUE(verify(*out)) << verify(*out).error().to_string();
+    // Same tensors, same order, same bytes; the stale digests replaced, the rest kept.
+    ASSERT_EQ(out->header().size(), in->header().size());
+    for (std::size_t i = 0; i < in->header().size(); ++i) {
+      const TensorInfo& a = in->header().tensors()[i];
+      const TensorInfo& b = out->header().tensors()[i];
+      EXPECT_EQ(a.name, b.name);
+      EXPECT_EQ(a.data_offsets, b.data_offsets);
+      std::vector<std::byte> x(static_cast<std::size_t>(a.byte_size()));
+      ASSERT_TRUE(in->read(a, x));
+      auto y = out->view(b).bytes();
+      EXPECT_TRUE(std::equal(x.begin(), x.end(), y.begin(), y.end()));
+    }
+    ASSERT_NE(out->header().metadata_value("format"), nullptr);
+    EXPECT_EQ(*out->header().metadata_value("format"), "pt");
+    EXPECT_EQ(out->header().metadata().size(), 2u);
+    auto table = DigestTable::of(out->header());
+    ASSERT_TRUE(table);
+    EXPECT_EQ(table->size(), in->header().size());
+  }
+}
+
+TEST(EmbedDigests, KeepsAnAlignedDataBuffer) {
+  auto dir = test::temp_dir("digest_embed_aligned");
+  std::vector<std::byte> w(4096 * 3);
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = static_cast<std::byte>(i * 7);
+  WriterOptions wo;
+  wo.alignment = 4096;
+  Writer writer(wo);
+  ASSERT_TRUE(writer.add("w", DType::F32, {3, 1024}, w));
+  ASSERT_TRUE(writer.write_file(dir / "aligned.safetensors"));
+  auto in = File::open(dir / "aligned.safetensors");
+  ASSERT_TRUE(in);
+  ASSERT_EQ(in->header().data_start() % 4096, 0u);
+  ASSERT_TRUE(embed_digests(*in, dir / "out.safetensors"));
+  auto out = File::open(dir / "out.safetensors");
+  ASSERT_TRUE(out);
+  EXPECT_EQ(out->header().data_start() % 4096, 0u);
+  EXPECT_TRUE(verify(*out));
+}
+
+TEST(EmbedDigests, FromACompressedCheckpoint) {
+  if (!compression_available()) GTEST_SKIP() << "sft was built without zstd";
+  auto dir = test::temp_dir("digest_embed_z");
+  auto original = model_file();
+  auto plain = File::from_memory(original);
+  ASSERT_TRUE(plain);
+  ASSERT_TRUE(compress_file(*plain, dir / "m.zst", {.frame_bytes = 700}));
+  auto z = File::open(dir / "m.zst");
+  ASSERT_TRUE(z);
+  ASSERT_TRUE(embed_digests(*z, dir / "out.safetensors"));
+  auto out = File::open(dir / "out.safetensors");
+  ASSERT_TRUE(out);
+  EXPECT_FALSE(out->compressed());
+  EXPECT_TRUE(verify(*out));
+  // And the digests survive compressing the copy.
+  ASSERT_TRUE(compress_file(*out, dir / "out.zst"));
+  auto oz = File::open(dir / "out.zst");
+  ASSERT_TRUE(oz);
+  EXPECT_TRUE(verify(*oz));
+}
+
+TEST(EmbedDigests, FormatIsACompactJsonObjectInDataOrder) {
+  const Digest128 a{1, 2}, b{0xffffffffffffffffULL, 0};
+  std::vector<TensorDigest> d = {{"x", a}, {"we\"ird\n", b}};
+  EXPECT_EQ(format_digest_metadata(d),
+            "{\"x\":\"00000000000000010000000000000002\",\"we\\\"ird\\n\":\"ffffffffffffffff0000000000000000\"}");
+  auto t = DigestTable::parse(format_digest_metadata(d));
+  ASSERT_TRUE(t);
+  EXPECT_EQ(*t->find("we\"ird\n"), b);
 }
 
 }  // namespace

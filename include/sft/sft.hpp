@@ -10,3 +10,4 @@
 #include "sft/slice.hpp"
 #include "sft/strict.hpp"
 #include "sft/tensor_view.hpp"
+#include "sft/writer.hpp"
