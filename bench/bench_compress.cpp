@@ -32,8 +32,11 @@ namespace fs = std::filesystem;
 const std::vector<std::byte>& bf16_checkpoint() {
   static const std::vector<std::byte> bytes = [] {
     std::vector<sft::test::SyntheticTensor> ts;
-    for (int i = 0; i < 8; ++i)
-      ts.push_back({"model.layers." + std::to_string(i) + ".mlp.weight", sft::DType::BF16, {1024, 1024}});
+    for (int i = 0; i < 8; ++i) {
+      std::string name = "model.layers.";
+      name += std::to_string(i);
+      ts.push_back({name, sft::DType::BF16, {1024, 1024}});
+    }
     return sft::test::synthetic_file(ts);
   }();
   return bytes;
@@ -132,7 +135,11 @@ BENCHMARK(DecompressBf16)
 void ReadOneTensor(benchmark::State& state) {
   static const std::vector<std::byte> big = [] {
     std::vector<sft::test::SyntheticTensor> ts;
-    for (int i = 0; i < 32; ++i) ts.push_back({"w" + std::to_string(i), sft::DType::BF16, {1024, 1024}});
+    for (int i = 0; i < 32; ++i) {
+      std::string name = "w";
+      name += std::to_string(i);
+      ts.push_back({name, sft::DType::BF16, {1024, 1024}});
+    }
     return sft::test::synthetic_file(ts);
   }();
   auto f = sft::File::from_memory(big);

@@ -72,7 +72,9 @@ const std::vector<std::byte>& checkpoint() {
     std::uint64_t total = 0;
     for (int i = 0; total < (std::uint64_t{256} << 20); ++i) {
       const std::uint64_t rows = 512 + 512 * static_cast<std::uint64_t>(i % 5);
-      ts.push_back({"layers." + std::to_string(i) + ".weight", sft::DType::U8, {rows, 4096}});
+      std::string name = "layers.";
+      name += std::to_string(i);
+      ts.push_back({name, sft::DType::U8, {rows, 4096}});
       total += rows * 4096;
     }
     return sft::test::synthetic_file(ts);
