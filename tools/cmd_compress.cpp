@@ -6,7 +6,7 @@
 #include "command.hpp"
 #include "number_arg.hpp"
 #include "sft/compressed.hpp"
-#include "sft/file.hpp"
+#include "write_options.hpp"
 
 namespace sft::cli {
 namespace {
@@ -19,7 +19,8 @@ constexpr std::string_view kUsage =
     "  --frame-size BYTES  original bytes per frame, at most 4194304 (the default)\n"
     "  --threads N         frames compressed in parallel (default: one per hardware thread)\n"
     "IN may itself be compressed. OUT is written atomically.\n"
-    "exit status: 0 done, 1 IN is not a valid checkpoint, 2 unreadable, unwritable or a usage error";
+    "exit status: 0 done, 1 IN is not a valid checkpoint or OUT cannot be written, 2 IN is unreadable\n"
+    "             or a usage error";
 
 int run(std::span<const std::string_view> args) {
   CompressOptions o;
@@ -58,18 +59,15 @@ int run(std::span<const std::string_view> args) {
     }
   }
   if (files.size() != 2) return usage_error("compress", "expected IN and OUT");
-  auto in = File::open(std::string(files[0]));
-  if (!in) {
-    err(printable(files[0]) + ": " + printable(in.error().to_string()) + "\n");
-    return in.error().code == Errc::io_error ? 2 : 1;
-  }
+  int status = 0;
+  auto in = open_input(std::string(files[0]), status, ReadMode::mmap);
+  if (!in) return status;
   auto stats = compress_file(*in, std::string(files[1]), o);
   if (!stats) {
     const Error& e = stats.error();
     if (e.code == Errc::invalid_argument) return usage_error("compress", e.message);
-    const bool writing = e.code == Errc::write_failed;
-    err(printable(writing ? files[1] : files[0]) + ": " + printable(e.to_string()) + "\n");
-    return writing || e.code == Errc::io_error ? 2 : 1;
+    err(error_line(e.code == Errc::write_failed ? files[1] : files[0], e));
+    return exit_code_for(e);
   }
   const double pct = stats->original_bytes ? 100.0 * static_cast<double>(stats->compressed_bytes) /
                                                  static_cast<double>(stats->original_bytes)

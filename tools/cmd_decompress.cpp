@@ -6,6 +6,7 @@
 #include "command.hpp"
 #include "number_arg.hpp"
 #include "sft/compressed.hpp"
+#include "write_options.hpp"
 
 namespace sft::cli {
 namespace {
@@ -14,7 +15,8 @@ constexpr std::string_view kUsage =
     "sft decompress [--threads N] IN OUT\n"
     "  --threads N  frames decompressed in parallel (default: one per hardware thread)\n"
     "OUT is written atomically; every frame is checked against the seek table and its checksum.\n"
-    "exit status: 0 done, 1 IN is not a valid compressed checkpoint, 2 unreadable, unwritable or a usage error";
+    "exit status: 0 done, 1 IN is not a valid compressed checkpoint or OUT cannot be written,\n"
+    "             2 IN is unreadable or a usage error";
 
 int run(std::span<const std::string_view> args) {
   unsigned threads = 0;
@@ -35,11 +37,17 @@ int run(std::span<const std::string_view> args) {
     }
   }
   if (files.size() != 2) return usage_error("decompress", "expected IN and OUT");
-  if (auto r = decompress_file(std::string(files[0]), std::string(files[1]), {}, threads); !r) {
+  // The shared loader refuses FIFOs and devices before anything opens them.
+  const std::string in(files[0]);
+  auto loaded = load_header(in);
+  if (loaded.status != LoadedHeader::Status::valid) {
+    err(error_line(in, loaded.error));
+    return exit_status(loaded.status);
+  }
+  if (auto r = decompress_file(in, std::string(files[1]), {}, threads); !r) {
     const Error& e = r.error();
-    const bool writing = e.code == Errc::write_failed;
-    err(printable(writing ? files[1] : files[0]) + ": " + printable(e.to_string()) + "\n");
-    return writing || e.code == Errc::io_error ? 2 : 1;
+    err(error_line(e.code == Errc::write_failed ? files[1] : files[0], e));
+    return exit_code_for(e);
   }
   return 0;
 }

@@ -6,7 +6,7 @@
 #include "command.hpp"
 #include "json_escape.hpp"
 #include "sft/digest.hpp"
-#include "sft/file.hpp"
+#include "write_options.hpp"
 
 namespace sft::cli {
 namespace {
@@ -19,39 +19,29 @@ constexpr std::string_view kUsage =
     "  --json   one JSON object per FILE: {\"file\",\"algorithm\",\"digest\",\"tensors\":[{\"name\",\"digest\"}]}\n"
     "  --embed  write OUT, a copy of IN whose __metadata__ records every tensor's digest\n"
     "           under \"sft.xxh3_128\" (check it with sft verify)\n"
-    "exit status: 0 done, 1 an invalid file, 2 unreadable, unwritable or a usage error";
+    "exit status: 0 done, 1 an invalid file or a failed write, 2 unreadable or a usage error";
 
-// 1 for a format error, 2 for an I/O error (the convention of every command).
-int status_of(const Error& e) { return e.code == Errc::io_error || e.code == Errc::write_failed ? 2 : 1; }
-
-std::string error_line(std::string_view file, const Error& e) {
-  return printable(file) + ": " + printable(e.to_string()) + "\n";
-}
-
-int embed(std::string_view in, std::string_view out) {
-  auto f = File::open(std::string(in));
-  if (!f) {
-    err(error_line(in, f.error()));
-    return status_of(f.error());
+int embed(const std::string& in, const std::string& out_path) {
+  int status = 0;
+  auto f = open_input(in, status, ReadMode::mmap);
+  if (!f) return status;
+  if (auto r = embed_digests(*f, out_path); !r) {
+    const bool writing = r.error().code == Errc::write_failed;
+    err(error_line(writing ? out_path : in, r.error()));
+    return exit_code_for(r.error());
   }
-  if (auto r = embed_digests(*f, std::string(out)); !r) {
-    err(error_line(r.error().code == Errc::write_failed ? out : in, r.error()));
-    return status_of(r.error());
-  }
-  sft::cli::out(printable(out) + ": " + std::to_string(f->header().size()) + " tensor digests embedded\n");
+  out(printable(out_path) + ": " + std::to_string(f->header().size()) + " tensor digests embedded\n");
   return 0;
 }
 
-int hash_one(std::string_view path, bool json) {
-  auto f = File::open(std::string(path));
-  if (!f) {
-    err(error_line(path, f.error()));
-    return status_of(f.error());
-  }
+int hash_one(const std::string& path, bool json) {
+  int status = 0;
+  auto f = open_input(path, status, ReadMode::mmap);
+  if (!f) return status;
   auto d = hash_all(*f);
   if (!d) {
     err(error_line(path, d.error()));
-    return status_of(d.error());
+    return exit_code_for(d.error());
   }
   std::string s;
   if (json) {
@@ -75,13 +65,13 @@ int hash_one(std::string_view path, bool json) {
 
 int run(std::span<const std::string_view> args) {
   bool json = false, embed_mode = false, options_done = false;
-  std::vector<std::string_view> files;
+  std::vector<std::string> files;
   for (auto a : args) {
     if (!options_done && a == "--") options_done = true;
     else if (!options_done && a == "--json") json = true;
     else if (!options_done && a == "--embed") embed_mode = true;
     else if (!options_done && a.size() > 1 && a[0] == '-') return usage_error("hash", "unknown option " + printable(a));
-    else files.push_back(a);
+    else files.emplace_back(a);
   }
   if (embed_mode) {
     if (json) return usage_error("hash", "--embed and --json do not go together");
@@ -90,7 +80,7 @@ int run(std::span<const std::string_view> args) {
   }
   if (files.empty()) return usage_error("hash", "no FILE given");
   int worst = 0;
-  for (auto f : files) worst = std::max(worst, hash_one(f, json));
+  for (const auto& f : files) worst = std::max(worst, hash_one(f, json));
   return worst;
 }
 

@@ -5,7 +5,7 @@
 
 #include "command.hpp"
 #include "sft/digest.hpp"
-#include "sft/file.hpp"
+#include "write_options.hpp"
 
 namespace sft::cli {
 namespace {
@@ -23,23 +23,24 @@ std::string line(std::string_view file, std::string_view what, std::string_view 
 }
 
 int fail(std::string_view file, const Error& e) {
-  err(printable(file) + ": " + printable(e.to_string()) + "\n");
-  return e.code == Errc::io_error ? 2 : 1;
+  err(error_line(file, e));
+  return exit_code_for(e);
 }
 
-int verify_one(std::string_view path, const std::vector<std::string_view>& names) {
-  auto f = File::open(std::string(path));
-  if (!f) return fail(path, f.error());
+int verify_one(const std::string& path, const std::vector<std::string_view>& names) {
+  int status = 0;
+  auto f = open_input(path, status, ReadMode::mmap);
+  if (!f) return status;
   if (!names.empty()) {
     auto table = DigestTable::of(f->header());
     if (!table) return fail(path, table.error());
-    int status = 0;
+    int worst = 0;
     for (auto n : names) {
-      if (auto r = verify(*f, *table, n); !r) status = std::max(status, fail(path, r.error()));
+      if (auto r = verify(*f, *table, n); !r) worst = std::max(worst, fail(path, r.error()));
     }
-    if (status == 0) out(printable(path) + ": ok (" + std::to_string(names.size()) + " of " +
-                         std::to_string(f->header().size()) + " tensors)\n");
-    return status;
+    if (worst == 0) out(printable(path) + ": ok (" + std::to_string(names.size()) + " of " +
+                        std::to_string(f->header().size()) + " tensors)\n");
+    return worst;
   }
   auto rep = check_digests(*f);
   if (!rep) return fail(path, rep.error());
@@ -56,7 +57,8 @@ int verify_one(std::string_view path, const std::vector<std::string_view>& names
 }
 
 int run(std::span<const std::string_view> args) {
-  std::vector<std::string_view> files, names;
+  std::vector<std::string> files;
+  std::vector<std::string_view> names;
   bool options_done = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const auto a = args[i];
@@ -67,12 +69,12 @@ int run(std::span<const std::string_view> args) {
     } else if (!options_done && a.size() > 1 && a[0] == '-') {
       return usage_error("verify", "unknown option " + printable(a));
     } else {
-      files.push_back(a);
+      files.emplace_back(a);
     }
   }
   if (files.empty()) return usage_error("verify", "no FILE given");
   int worst = 0;
-  for (auto f : files) worst = std::max(worst, verify_one(f, names));
+  for (const auto& f : files) worst = std::max(worst, verify_one(f, names));
   return worst;
 }
 

@@ -37,18 +37,19 @@ inline bool take_alignment(std::span<const std::string_view> args, std::size_t& 
 // all, 1 for everything else (invalid input, refused tensors, failed writes).
 inline int exit_code_for(const Error& e) { return e.code == Errc::io_error ? 2 : 1; }
 
-// Open an input safetensors file for reading with pread (never mapped): the
-// shared loader first refuses FIFOs and devices without opening them and
-// checks the header as validate does. On failure, reports one line on stderr,
-// sets `status` (1 invalid, 2 unreadable) and returns nullopt.
-inline std::optional<File> open_input(const std::string& path, int& status) {
+// Open an input safetensors file for reading with pread (never mapped) unless
+// `mode` says otherwise: the shared loader first refuses FIFOs and devices
+// without opening them and checks the header as validate does. On failure,
+// reports one line on stderr, sets `status` (1 invalid, 2 unreadable) and
+// returns nullopt.
+inline std::optional<File> open_input(const std::string& path, int& status, ReadMode mode = ReadMode::pread) {
   auto loaded = load_header(path);
   if (loaded.status != LoadedHeader::Status::valid) {
     err(error_line(path, loaded.error));
     status = exit_status(loaded.status);
     return std::nullopt;
   }
-  auto file = File::open(path, {.mode = ReadMode::pread});
+  auto file = File::open(path, {.mode = mode});
   if (!file) {
     err(error_line(path, file.error()));
     status = exit_code_for(file.error());

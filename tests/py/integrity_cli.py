@@ -64,6 +64,7 @@ def parse_hash(text):
 
 shutil.rmtree(WORK, ignore_errors=True)
 os.makedirs(WORK)
+os.mkfifo(path("a-fifo"))  # must be refused without being opened (opening one blocks)
 
 rng = np.random.default_rng(0)
 model = {
@@ -183,13 +184,16 @@ for args, want in ((["compress"], 2), (["compress", "-l"], 2), (["compress", "-l
                    (["compress", "--frame-size", "4194305", path("model.safetensors"), path("o3.zst")], 2),
                    (["compress", path("missing.safetensors"), path("o4.zst")], 2),
                    (["compress", path("junk.bin"), path("o5.zst")], 1),
-                   (["compress", path("model.safetensors"), path("no-such-dir/o6.zst")], 2),
+                   (["compress", path("model.safetensors"), path("no-such-dir/o6.zst")], 1),
+                   (["compress", path("a-fifo"), path("o9.zst")], 2),
+                   (["hash", path("a-fifo")], 2), (["verify", path("a-fifo")], 2),
+                   (["decompress", path("a-fifo"), path("o10")], 2),
                    (["decompress"], 2), (["decompress", "--threads", "0", "a", "b"], 2),
                    (["decompress", path("model.safetensors"), path("o7")], 1),
                    (["decompress", path("missing.zst"), path("o8")], 2)):
     rc, _, err = sft(*args)
     check(rc == want, f"{args} exits {want} (got {rc}: {err.strip()})")
-for o in ("o1.zst", "o2.zst", "o3.zst", "o4.zst", "o5.zst", "o7", "o8"):
+for o in ("o1.zst", "o2.zst", "o3.zst", "o4.zst", "o5.zst", "o7", "o8", "o9.zst", "o10"):
     check(not os.path.exists(path(o)), f"{o} was not created")
 
 z = open(path("c0.zst"), "rb").read()
@@ -197,7 +201,7 @@ open(path("truncated.zst"), "wb").write(z[: len(z) // 2])
 rc, _, err = sft("decompress", path("truncated.zst"), path("truncated.out"))
 check(rc == 1 and "compressed_truncated" in err, f"a truncated file is reported ({err})")
 check(not os.path.exists(path("truncated.out")), "no partial output for a truncated file")
-check([f for f in os.listdir(WORK) if ".tmp" in f or f.startswith(".")] == [], "no temporary file left behind")
+check([f for f in os.listdir(WORK) if "sft-tmp" in f or f.startswith(".")] == [], "no temporary file left behind")
 rc, _, err = sft("validate", path("truncated.zst"))
 check(rc == 1 and "compressed_truncated" in err, f"validate reports a truncated compressed file ({err})")
 
