@@ -227,8 +227,8 @@ Result<SeekTable> read_seek_table(const ByteSource& src, const Limits& limits) {
       return Error(Errc::compressed_too_large,
                    "frame " + num(i) + " is " + num(f.compressed_size) + " bytes compressed, more than any frame within the limit can take",
                    at);
-    if (f.compressed_size == 0 && f.size != 0)
-      return Error(Errc::bad_seek_table, "frame " + num(i) + " has no bytes but should decompress to " + num(f.size), at);
+    if (f.compressed_size == 0)
+      return Error(Errc::bad_seek_table, "frame " + num(i) + " has no bytes (every frame has a header)", at);
     if (f.compressed_size > t.frames_end - pos)
       return Error(Errc::bad_seek_table,
                    "frame " + num(i) + " (" + num(f.compressed_size) + " bytes at " + num(pos) +

@@ -18,9 +18,14 @@ namespace {
 
 const detail::Xxh3Kernel& kernel() noexcept { return detail::xxh3_kernel(); }
 
-// Bytes read at a time from files that are not mapped (pread mode and
-// compressed checkpoints: 4 frames, decoded in parallel).
-constexpr std::size_t read_chunk = std::size_t{16} << 20;
+// Bytes read at a time from files that are not mapped: 16 MiB with pread;
+// for a compressed checkpoint two 4 MiB frames per hardware thread, which the
+// reader decodes in parallel.
+std::size_t read_chunk(const File& file) {
+  constexpr std::size_t base = std::size_t{16} << 20;
+  if (!file.compressed()) return base;
+  return std::max(base, std::size_t{2} * detail::resolve_threads(0) * (std::size_t{4} << 20));
+}
 // Bytes hashed into the file digest before the same bytes, still in cache,
 // go into the tensor digest (hash_all).
 constexpr std::size_t cache_chunk = std::size_t{256} << 10;
@@ -42,7 +47,7 @@ Result<void> for_each_piece(const File& file, std::uint64_t begin, std::uint64_t
     fn(begin, file.bytes().subspan(static_cast<std::size_t>(begin), static_cast<std::size_t>(end - begin)));
     return {};
   }
-  buf.resize(static_cast<std::size_t>(std::min<std::uint64_t>(read_chunk, end - begin)));
+  buf.resize(static_cast<std::size_t>(std::min<std::uint64_t>(read_chunk(file), end - begin)));
   for (std::uint64_t p = begin; p < end;) {
     const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), end - p));
     if (auto r = file.read_bytes(p, {buf.data(), n}); !r) return r;
@@ -59,6 +64,48 @@ Result<Digest128> hash_range(const File& file, std::uint64_t begin, std::uint64_
   if (auto r = for_each_piece(file, begin, end, buf, [&](std::uint64_t, std::span<const std::byte> b) { h.update(b); }); !r)
     return std::move(r).error();
   return h.digest();
+}
+
+// One pass over the file in order (tensors tile the data buffer): every
+// byte goes to exactly one tensor hasher and, with_file, to the file hasher
+// too, chunk by chunk so that the second hash reads from cache, not memory.
+// For files that are not mapped the bytes are read (or decompressed, frames
+// in parallel) once, whatever the number of tensors.
+Result<FileDigests> walk(const File& file, bool with_file) {
+  const auto tensors = file.header().tensors();
+  const std::uint64_t ds = file.header().data_start();
+  FileDigests out;
+  out.tensors.reserve(tensors.size());
+  Xxh3Hasher whole, part;
+  std::size_t ti = 0;  // the tensor being hashed
+  auto emit = [&] {
+    out.tensors.push_back({tensors[ti].name, part.digest()});
+    part.reset();
+    ++ti;
+  };
+  auto feed = [&](std::uint64_t pos, std::span<const std::byte> piece) {
+    for (std::size_t off = 0; off < piece.size();) {
+      const std::size_t n = std::min(cache_chunk, piece.size() - off);
+      if (with_file) whole.update(piece.subspan(off, n));
+      std::uint64_t p = pos + off;
+      const std::uint64_t q = p + n;
+      if (p < ds) p = std::min(q, ds);  // header bytes belong to no tensor
+      while (p < q) {
+        while (ti < tensors.size() && tensors[ti].byte_size() == 0) emit();
+        const std::uint64_t tend = ds + tensors[ti].data_offsets.end;
+        const std::uint64_t take = std::min(q, tend) - p;
+        part.update(piece.subspan(static_cast<std::size_t>(p - pos), static_cast<std::size_t>(take)));
+        p += take;
+        if (p == tend) emit();
+      }
+      off += n;
+    }
+  };
+  std::vector<std::byte> buf;
+  if (auto r = for_each_piece(file, with_file ? 0 : ds, file.size(), buf, feed); !r) return std::move(r).error();
+  while (ti < tensors.size()) emit();  // zero-size tensors at the very end
+  if (with_file) out.file = whole.digest();
+  return out;
 }
 
 }  // namespace
@@ -120,6 +167,13 @@ Result<Digest128> hash_tensor(const File& file, const TensorInfo& info) {
 }
 
 Result<std::vector<TensorDigest>> hash_tensors(const File& file, const HashOptions& options) {
+  // Read or decompressed bytes: one pass in file order (decompression is
+  // parallel within it), rather than threads that would each decompress.
+  if (!file.mapped()) {
+    auto w = walk(file, false);
+    if (!w) return std::move(w).error();
+    return std::move(w->tensors);
+  }
   const auto tensors = file.header().tensors();
   const std::uint64_t ds = file.header().data_start();
   std::vector<TensorDigest> out(tensors.size());
@@ -187,43 +241,7 @@ Result<FileDigests> hash_all(const File& file, const HashOptions& options) {
   const unsigned threads = detail::resolve_threads(options.threads);
   if (threads > 1 && file.mapped() && file.size() >= (std::uint64_t{8} << 20))
     if (auto r = hash_all_parallel(file, threads)) return std::move(*r);
-  const auto tensors = file.header().tensors();
-  const std::uint64_t ds = file.header().data_start();
-  FileDigests out;
-  out.tensors.reserve(tensors.size());
-  Xxh3Hasher whole, part;
-  std::size_t ti = 0;  // the tensor being hashed
-  auto emit = [&] {
-    out.tensors.push_back({tensors[ti].name, part.digest()});
-    part.reset();
-    ++ti;
-  };
-  // Tensors tile the data buffer in order, so walking the file once feeds
-  // every byte to the file hasher and to exactly one tensor hasher; the
-  // second pass over each small chunk hits the cache, not memory.
-  auto feed = [&](std::uint64_t pos, std::span<const std::byte> piece) {
-    for (std::size_t off = 0; off < piece.size();) {
-      const std::size_t n = std::min(cache_chunk, piece.size() - off);
-      whole.update(piece.subspan(off, n));
-      std::uint64_t p = pos + off;
-      const std::uint64_t q = p + n;
-      if (p < ds) p = std::min(q, ds);  // header bytes belong to no tensor
-      while (p < q) {
-        while (ti < tensors.size() && tensors[ti].byte_size() == 0) emit();
-        const std::uint64_t tend = ds + tensors[ti].data_offsets.end;
-        const std::uint64_t take = std::min(q, tend) - p;
-        part.update(piece.subspan(static_cast<std::size_t>(p - pos), static_cast<std::size_t>(take)));
-        p += take;
-        if (p == tend) emit();
-      }
-      off += n;
-    }
-  };
-  std::vector<std::byte> buf;
-  if (auto r = for_each_piece(file, 0, file.size(), buf, feed); !r) return std::move(r).error();
-  while (ti < tensors.size()) emit();  // zero-size tensors at the very end
-  out.file = whole.digest();
-  return out;
+  return walk(file, true);
 }
 
 }  // namespace sft

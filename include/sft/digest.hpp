@@ -75,7 +75,8 @@ class Xxh3Hasher {
 };
 
 struct HashOptions {
-  // Tensors hashed in parallel by hash_tensors / verify; 0 = one per hardware thread.
+  // Threads for hash_tensors / hash_all / verify on mapped files; 0 = one
+  // per hardware thread.
   unsigned threads = 0;
 };
 
@@ -91,7 +92,9 @@ struct FileDigests {
 
 // One tensor of `file` (info must come from file.header()).
 Result<Digest128> hash_tensor(const File& file, const TensorInfo& info);
-// Every tensor, in data order.
+// Every tensor, in data order. A mapped file's tensors are hashed on
+// options.threads threads; a pread-mode or compressed file is read (or
+// decompressed, frames in parallel) once, in order.
 Result<std::vector<TensorDigest>> hash_tensors(const File& file, const HashOptions& options = {});
 // The whole file.
 Result<Digest128> hash_file(const File& file);
