@@ -4,7 +4,10 @@
 Each directory tests/cli/cases/CASE holds
   cmd         one line: the arguments after `sft`, split like a shell would
               (shlex); a word with * or ? is expanded like a shell glob,
-              sorted, relative to the working directory
+              sorted, relative to the working directory. Several lines are
+              several runs of sft, one after the other in the same working
+              directory (e.g. split, then validate what it wrote): their
+              outputs are concatenated and exit.exp holds one status per line
   stdout.exp  the exact bytes expected on stdout
   stderr.exp  the exact bytes expected on stderr
   exit.exp    the expected exit status
@@ -99,17 +102,21 @@ def run_case(name, sft, fixtures, work_root, update):
         return "skip"
     work = os.path.join(work_root, name)
     prepare_workdir(work, fixtures)
-    args = expand(shlex.split(cmdline), work)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C"}
     prefix = []
     if needs_unprivileged(cmdline):
         prefix = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
-    try:
-        p = subprocess.run(prefix + [sft] + args, cwd=work, env=env, capture_output=True, timeout=120)
-    except subprocess.TimeoutExpired:
-        print(f"FAIL {name}: timed out: sft {cmdline}")
-        return "fail"
-    actual = {"stdout.exp": p.stdout, "stderr.exp": p.stderr, "exit.exp": f"{p.returncode}\n".encode()}
+    actual = {"stdout.exp": b"", "stderr.exp": b"", "exit.exp": b""}
+    for line in (l for l in cmdline.splitlines() if l.strip()):
+        args = expand(shlex.split(line), work)
+        try:
+            p = subprocess.run(prefix + [sft] + args, cwd=work, env=env, capture_output=True, timeout=120)
+        except subprocess.TimeoutExpired:
+            print(f"FAIL {name}: timed out: sft {line}")
+            return "fail"
+        actual["stdout.exp"] += p.stdout
+        actual["stderr.exp"] += p.stderr
+        actual["exit.exp"] += f"{p.returncode}\n".encode()
 
     if update:
         for fname, data in actual.items():

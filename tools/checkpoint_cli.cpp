@@ -1,0 +1,53 @@
+#include "checkpoint_cli.hpp"
+
+#include <cmath>
+#include <string>
+
+#include <sys/stat.h>
+
+#include "command.hpp"
+#include "header_loader.hpp"
+
+namespace sft::cli {
+
+bool is_checkpoint_path(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return true;
+  return path.size() >= 5 && path.compare(path.size() - 5, 5, ".json") == 0;
+}
+
+int error_status(const Error& e) noexcept {
+  return e.code == Errc::io_error || e.code == Errc::no_checkpoint ? 2 : 1;
+}
+
+std::optional<Checkpoint> open_checkpoint_or_report(const std::string& path, int* status,
+                                                    const CheckpointOptions& options) {
+  auto c = Checkpoint::open(path, options);
+  if (!c) {
+    err(error_line(path, c.error()));
+    *status = error_status(c.error());
+    return std::nullopt;
+  }
+  return std::move(*c);
+}
+
+std::optional<std::uint64_t> parse_size(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size() && ((text[i] >= '0' && text[i] <= '9') || text[i] == '.')) ++i;
+  std::string number(text.substr(0, i));
+  std::string unit(text.substr(i));
+  if (number.empty() || number.size() > 24 || number == "." || number.find('.') != number.rfind('.')) return std::nullopt;
+  struct Unit { const char* name; double factor; };
+  static const Unit units[] = {
+      {"", 1}, {"B", 1}, {"kB", 1e3}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
+      {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"TiB", 1099511627776.0}};
+  for (const auto& u : units) {
+    if (unit != u.name) continue;
+    const double v = std::stod(number) * u.factor;
+    if (!(v >= 1) || v >= 18446744073709551616.0 || std::floor(v) != v) return std::nullopt;
+    return static_cast<std::uint64_t>(v);
+  }
+  return std::nullopt;
+}
+
+}  // namespace sft::cli

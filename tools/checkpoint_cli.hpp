@@ -1,0 +1,31 @@
+// tools/checkpoint_cli.hpp — what the commands that take a checkpoint share.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "sft/checkpoint.hpp"
+
+namespace sft::cli {
+
+// True for a directory or a path ending in ".json": a checkpoint rather than a
+// single file (validate and inspect keep their single-file path otherwise).
+bool is_checkpoint_path(const std::string& path);
+
+// Exit status for an error: 2 when the input could not be read (io_error, no
+// checkpoint in a directory), 1 when it was read and found invalid.
+int error_status(const Error& e) noexcept;
+
+// Open PATH (file, directory or index) for reading whole tensors; on failure
+// print the error line on stderr and set *status.
+std::optional<Checkpoint> open_checkpoint_or_report(const std::string& path, int* status,
+                                                    const CheckpointOptions& options = {});
+
+// Parse "5GB", "500MB", "5GiB", "1.5GB", "123" (bytes). Decimal units (kB/KB,
+// MB, GB, TB) are powers of 1000, binary ones (KiB, MiB, GiB, TiB) powers of
+// 1024, as huggingface_hub reads them; B or no unit means bytes.
+std::optional<std::uint64_t> parse_size(std::string_view text);
+
+}  // namespace sft::cli
