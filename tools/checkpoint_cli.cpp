@@ -1,5 +1,6 @@
 #include "checkpoint_cli.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -29,6 +30,25 @@ std::optional<Checkpoint> open_checkpoint_or_report(const std::string& path, int
     return std::nullopt;
   }
   return std::move(*c);
+}
+
+bool checkpoint_metadata(const std::string& path, const Checkpoint& c, std::vector<MetadataEntry>* out, int* status) {
+  for (std::size_t i = 0; i < c.shards().size(); ++i) {
+    auto f = c.shard(i);
+    if (!f) {
+      err(error_line(path, f.error()));
+      *status = error_status(f.error());
+      return false;
+    }
+    for (const auto& m : (*f)->header().metadata()) {
+      auto it = std::find_if(out->begin(), out->end(), [&](const MetadataEntry& e) { return e.key == m.key; });
+      if (it == out->end()) out->push_back(m);
+      else if (it->value != m.value)
+        err(printable(path) + ": warning: metadata key \"" + printable(m.key) + "\" differs between shards; kept " +
+            "the value of the first\n");
+    }
+  }
+  return true;
 }
 
 std::optional<std::uint64_t> parse_size(std::string_view text) {

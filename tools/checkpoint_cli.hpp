@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "sft/checkpoint.hpp"
 
@@ -22,6 +23,12 @@ int error_status(const Error& e) noexcept;
 // print the error line on stderr and set *status.
 std::optional<Checkpoint> open_checkpoint_or_report(const std::string& path, int* status,
                                                     const CheckpointOptions& options = {});
+
+// The __metadata__ of a checkpoint: the union of its shards' entries (in
+// shard order, then key order). A key whose value differs between shards
+// keeps the first value; a warning line naming it is printed on stderr.
+// Opens every shard; false (after printing the error) if one fails.
+bool checkpoint_metadata(const std::string& path, const Checkpoint& c, std::vector<MetadataEntry>* out, int* status);
 
 // Parse "5GB", "500MB", "5GiB", "1.5GB", "123" (bytes). Decimal units (kB/KB,
 // MB, GB, TB) are powers of 1000, binary ones (KiB, MiB, GiB, TiB) powers of
