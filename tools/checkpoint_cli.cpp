@@ -56,11 +56,13 @@ std::optional<std::uint64_t> parse_size(std::string_view text) {
   while (i < text.size() && ((text[i] >= '0' && text[i] <= '9') || text[i] == '.')) ++i;
   std::string number(text.substr(0, i));
   std::string unit(text.substr(i));
+  for (auto& ch : unit) ch = static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
   if (number.empty() || number.size() > 24 || number == "." || number.find('.') != number.rfind('.')) return std::nullopt;
   struct Unit { const char* name; double factor; };
   static const Unit units[] = {
-      {"", 1}, {"B", 1}, {"kB", 1e3}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
-      {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"TiB", 1099511627776.0}};
+      {"", 1}, {"b", 1}, {"k", 1e3}, {"kb", 1e3}, {"m", 1e6}, {"mb", 1e6}, {"g", 1e9}, {"gb", 1e9},
+      {"t", 1e12}, {"tb", 1e12}, {"kib", 1024.0}, {"mib", 1048576.0}, {"gib", 1073741824.0},
+      {"tib", 1099511627776.0}};
   for (const auto& u : units) {
     if (unit != u.name) continue;
     const double v = std::stod(number) * u.factor;

@@ -30,9 +30,10 @@ std::optional<Checkpoint> open_checkpoint_or_report(const std::string& path, int
 // Opens every shard; false (after printing the error) if one fails.
 bool checkpoint_metadata(const std::string& path, const Checkpoint& c, std::vector<MetadataEntry>* out, int* status);
 
-// Parse "5GB", "500MB", "5GiB", "1.5GB", "123" (bytes). Decimal units (kB/KB,
-// MB, GB, TB) are powers of 1000, binary ones (KiB, MiB, GiB, TiB) powers of
-// 1024, as huggingface_hub reads them; B or no unit means bytes.
+// Parse "5GB", "500MB", "5GiB", "1.5GB", "123" (bytes), units in any case.
+// Decimal units (k/kB, M/MB, G/GB, T/TB) are powers of 1000, as
+// huggingface_hub reads them; binary ones (KiB, MiB, GiB, TiB) powers of 1024;
+// B or no unit means bytes. The result must be a whole number >= 1.
 std::optional<std::uint64_t> parse_size(std::string_view text);
 
 }  // namespace sft::cli
