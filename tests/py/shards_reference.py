@@ -208,6 +208,9 @@ def main():
         print(__doc__)
         return 2
     sft, work = os.path.abspath(sys.argv[1]), sys.argv[2]
+    if "split" not in subprocess.run([sft, "--help"], capture_output=True, text=True).stdout:
+        print("SKIP: this sft was built without the Writer (no split / merge / convert)")
+        return 77
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     for t in (test_split, test_merge_hf_layout, test_convert, test_diff):
