@@ -97,7 +97,7 @@ struct Checkpoint::Impl {
     std::call_once(s.once, [&] {
       auto f = File::open(s.path, options.open);
       if (f) s.file.emplace(std::move(*f));
-      else s.error = with_shard(shard_names[i], std::move(f).error());
+      else s.error = sharded ? with_shard(shard_names[i], std::move(f).error()) : std::move(f).error();
       s.opened.store(true, std::memory_order_release);
     });
     if (s.file) return &*s.file;

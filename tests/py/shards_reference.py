@@ -203,6 +203,32 @@ def test_diff(sft, work):
         check(float(m.group(3)) == float(f"{rel.max():.6g}"), f"diff: max rel {m.group(3)} vs {rel.max():.6g}")
 
 
+def test_progress_only_on_a_terminal(sft, work):
+    import pty
+    src = os.path.join(work, "prog.safetensors")
+    save_file({"w": np.zeros(1 << 20, dtype=np.float32)}, src)
+    master, slave = pty.openpty()
+    p = subprocess.run([sft, "split", src, os.path.join(work, "prog-tty"), "--max-shard-size", "1MB"],
+                       stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    drawn = b""
+    try:
+        while True:
+            chunk = os.read(master, 4096)
+            if not chunk:
+                break
+            drawn += chunk
+    except OSError:
+        pass
+    os.close(master)
+    check(p.returncode == 0, "split under a terminal failed")
+    check(b"split [" in drawn and b"100%" in drawn and drawn.endswith(b"\r\x1b[K"),
+          f"no progress bar drawn on a terminal: {drawn[-80:]!r}")
+    p = subprocess.run([sft, "split", src, os.path.join(work, "prog-pipe"), "--max-shard-size", "1MB"],
+                       capture_output=True)
+    check(p.returncode == 0 and p.stderr == b"", f"progress drawn on a pipe: {p.stderr[-80:]!r}")
+
+
 def main():
     if len(sys.argv) != 3:
         print(__doc__)
@@ -213,7 +239,7 @@ def main():
         return 77
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
-    for t in (test_split, test_merge_hf_layout, test_convert, test_diff):
+    for t in (test_split, test_merge_hf_layout, test_convert, test_diff, test_progress_only_on_a_terminal):
         t(sft, work)
     print(f"{'FAILED' if FAILURES else 'passed'}: {len(FAILURES)} failures")
     return 1 if FAILURES else 0
