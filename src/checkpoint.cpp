@@ -232,7 +232,7 @@ Result<CheckpointTensor> Checkpoint::find(std::string_view name) const {
   const TensorInfo* info = (*f)->header().find(name);
   if (!info)
     return Error(Errc::shard_missing_tensor,
-                 "the index maps the tensor to " + impl_->shard_names[*s] + ", which does not hold it",
+                 "weight_map maps the tensor to " + impl_->shard_names[*s] + ", which does not hold it",
                  Error::no_offset, std::string(name));
   return CheckpointTensor{*s, *f, info};
 }

@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "json_escape.hpp"
 #include "sft/checkpoint.hpp"
 
 namespace sft {
@@ -17,38 +18,28 @@ std::string shard_file_name(const std::string& prefix, std::size_t i, std::size_
   return prefix + buf + ".safetensors";
 }
 
-// Python's json.dumps string with ensure_ascii=True: every code point outside
-// printable ASCII as \uXXXX (a surrogate pair above U+FFFF), short escapes for
-// \b \f \n \r \t. The input is valid UTF-8 (names come from parsed headers).
+// Python's json.dumps string with ensure_ascii=True: the shared escaper's
+// output (short escapes for \b \f \n \r \t, \u00xx for other control bytes),
+// then every code point outside ASCII, and DEL, as \uXXXX (a surrogate pair
+// above U+FFFF). Names come from parsed headers, so they are valid UTF-8.
 void append_ascii_json_string(std::string& out, std::string_view s) {
   static const char* hex = "0123456789abcdef";
   auto u4 = [&](std::uint32_t v) {
     out += "\\u";
     for (int shift = 12; shift >= 0; shift -= 4) out += hex[(v >> shift) & 15];
   };
-  out += '"';
-  for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
+  const std::string escaped = detail::json_string(s);
+  for (std::size_t i = 0; i < escaped.size();) {
+    const auto c = static_cast<unsigned char>(escaped[i]);
+    if (c < 0x7f) {
+      out += static_cast<char>(c);
       ++i;
-      switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        default:
-          if (c < 0x20 || c == 0x7f) u4(c);
-          else out += static_cast<char>(c);
-      }
       continue;
     }
-    std::size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
-    if (len > s.size() - i) len = s.size() - i;
-    std::uint32_t cp = c & (0x7f >> len);
-    for (std::size_t k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3f);
+    std::size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+    if (len > escaped.size() - i) len = escaped.size() - i;
+    std::uint32_t cp = len == 1 ? c : c & (0x7f >> len);
+    for (std::size_t k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(escaped[i + k]) & 0x3f);
     i += len;
     if (cp >= 0x10000) {
       cp -= 0x10000;
@@ -58,7 +49,6 @@ void append_ascii_json_string(std::string& out, std::string_view s) {
       u4(cp);
     }
   }
-  out += '"';
 }
 
 }  // namespace

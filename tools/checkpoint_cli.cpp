@@ -51,6 +51,22 @@ bool checkpoint_metadata(const std::string& path, const Checkpoint& c, std::vect
   return true;
 }
 
+std::optional<SourceCheckpoint> open_source(const std::string& path, int* status) {
+  CheckpointOptions options;
+  options.open.hint = AccessHint::sequential;
+  auto c = open_checkpoint_or_report(path, status, options);
+  if (!c) return std::nullopt;
+  auto list = c->tensors();
+  if (!list) {
+    err(error_line(path, list.error()));
+    *status = error_status(list.error());
+    return std::nullopt;
+  }
+  std::vector<MetadataEntry> metadata;
+  if (!checkpoint_metadata(path, *c, &metadata, status)) return std::nullopt;
+  return SourceCheckpoint{std::move(*c), std::move(*list), std::move(metadata)};
+}
+
 std::optional<std::uint64_t> parse_size(std::string_view text) {
   std::size_t i = 0;
   while (i < text.size() && ((text[i] >= '0' && text[i] <= '9') || text[i] == '.')) ++i;

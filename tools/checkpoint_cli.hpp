@@ -30,6 +30,17 @@ std::optional<Checkpoint> open_checkpoint_or_report(const std::string& path, int
 // Opens every shard; false (after printing the error) if one fails.
 bool checkpoint_metadata(const std::string& path, const Checkpoint& c, std::vector<MetadataEntry>* out, int* status);
 
+// A checkpoint opened to be written out again (split, merge, convert): its
+// tensors in shard order then data order, and its metadata.
+struct SourceCheckpoint {
+  Checkpoint checkpoint;
+  std::vector<CheckpointTensor> tensors;
+  std::vector<MetadataEntry> metadata;
+};
+// Open PATH for sequential reading and list the above; on failure print the
+// error and set *status.
+std::optional<SourceCheckpoint> open_source(const std::string& path, int* status);
+
 // Parse "5GB", "500MB", "5GiB", "1.5GB", "123" (bytes), units in any case.
 // Decimal units (k/kB, M/MB, G/GB, T/TB) are powers of 1000, as
 // huggingface_hub reads them; binary ones (KiB, MiB, GiB, TiB) powers of 1024;

@@ -76,17 +76,8 @@ int run_convert(std::span<const std::string_view> args) {
   if (!dst) return usage_error("convert", "--dtype is required");
 
   int status = 2;
-  CheckpointOptions copts;
-  copts.open.hint = AccessHint::sequential;
-  auto c = open_checkpoint_or_report(paths[0], &status, copts);
-  if (!c) return status;
-  auto list = c->tensors();
-  if (!list) {
-    err(error_line(paths[0], list.error()));
-    return error_status(list.error());
-  }
-  std::vector<MetadataEntry> metadata;
-  if (!checkpoint_metadata(paths[0], *c, &metadata, &status)) return status;
+  auto src = open_source(paths[0], &status);
+  if (!src) return status;
 
   std::vector<bool> glob_used(globs.size(), false);
   auto selected = [&](std::string_view name) {
@@ -102,7 +93,7 @@ int run_convert(std::span<const std::string_view> args) {
   std::unordered_map<std::string_view, TensorView> views;
   std::vector<std::string> converted;
   std::uint64_t total = 0, copied = 0;
-  for (const auto& t : *list) {
+  for (const auto& t : src->tensors) {
     TensorView v = t.view();
     const bool change = selected(v.name()) && convertible(v.dtype()) && v.dtype() != *dst;
     views.emplace(v.name(), v);
@@ -114,11 +105,7 @@ int run_convert(std::span<const std::string_view> args) {
       return 1;
     }
   }
-  for (const auto& m : metadata)
-    if (auto r = w.set_metadata(m.key, m.value); !r) {
-      err(error_line(paths[0], r.error()));
-      return 1;
-    }
+  if (!set_all_metadata(w, src->metadata, paths[0])) return 1;
   for (std::size_t g = 0; g < globs.size(); ++g)
     if (!glob_used[g]) err("sft convert: warning: --only '" + printable(globs[g]) + "' matches no tensor\n");
 

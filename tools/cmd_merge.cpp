@@ -33,30 +33,20 @@ int run_merge(std::span<const std::string_view> args) {
   if (paths.size() != 2) return usage_error("merge", "INDEX|DIR and OUT expected");
 
   int status = 2;
-  CheckpointOptions copts;
-  copts.open.hint = AccessHint::sequential;
-  auto c = open_checkpoint_or_report(paths[0], &status, copts);
-  if (!c) return status;
+  auto src = open_source(paths[0], &status);
+  if (!src) return status;
   // Refuse a checkpoint with missing or unlisted tensors rather than write half of it.
-  auto report = c->check();
+  auto report = src->checkpoint.check();
   if (!report.ok()) {
     std::string lines;
     for (const auto& e : report.errors) lines += error_line(paths[0], e);
     err(lines);
     return 1;
   }
-  auto list = c->tensors();
-  if (!list) {
-    err(error_line(paths[0], list.error()));
-    return error_status(list.error());
-  }
-  std::vector<MetadataEntry> metadata;
-  if (!checkpoint_metadata(paths[0], *c, &metadata, &status)) return status;
-
   Writer w;
   std::vector<TensorView> views;
   std::uint64_t total = 0;
-  for (const auto& t : *list) views.push_back(t.view());
+  for (const auto& t : src->tensors) views.push_back(t.view());
   for (const auto& v : views) {
     total += v.size_bytes();
     if (auto r = w.declare(v.name(), v.dtype(), v.shape()); !r) {
@@ -64,14 +54,10 @@ int run_merge(std::span<const std::string_view> args) {
       return 1;
     }
   }
-  for (const auto& m : metadata)
-    if (auto r = w.set_metadata(m.key, m.value); !r) {
-      err(error_line(paths[0], r.error()));
-      return 1;
-    }
+  if (!set_all_metadata(w, src->metadata, paths[0])) return 1;
   Progress progress("merge", total);
   auto r = w.write_file(paths[1], [&](const TensorInfo& info, TensorSink& sink) -> Result<void> {
-    auto t = c->find(info.name);
+    auto t = src->checkpoint.find(info.name);
     if (!t) return std::move(t).error();
     return write_in_chunks(t->view().bytes(), sink, progress);
   });
@@ -81,8 +67,8 @@ int run_merge(std::span<const std::string_view> args) {
     return 1;
   }
   out(printable(paths[1]) + ": " + std::to_string(views.size()) + (views.size() == 1 ? " tensor, " : " tensors, ") +
-      std::to_string(total) + " bytes from " + std::to_string(c->shards().size()) +
-      (c->shards().size() == 1 ? " shard\n" : " shards\n"));
+      std::to_string(total) + " bytes from " + std::to_string(src->checkpoint.shards().size()) +
+      (src->checkpoint.shards().size() == 1 ? " shard\n" : " shards\n"));
   return 0;
 }
 

@@ -63,22 +63,15 @@ int run_split(std::span<const std::string_view> args) {
   if (!max_size) return usage_error("split", "--max-shard-size is required");
 
   int status = 2;
-  CheckpointOptions copts;
-  copts.open.hint = AccessHint::sequential;
-  auto c = open_checkpoint_or_report(paths[0], &status, copts);
-  if (!c) return status;
-  auto list = c->tensors();
-  if (!list) {
-    err(error_line(paths[0], list.error()));
-    return error_status(list.error());
-  }
+  auto src = open_source(paths[0], &status);
+  if (!src) return status;
   CheckpointWriteOptions options;
-  if (!checkpoint_metadata(paths[0], *c, &options.metadata, &status)) return status;
+  options.metadata = src->metadata;
   if (holds_checkpoint_files(paths[1], prefix)) return 1;
 
   std::vector<TensorView> views;
   std::uint64_t total = 0;
-  for (const auto& t : *list) {
+  for (const auto& t : src->tensors) {
     views.push_back(t.view());
     total += t.info->byte_size();
   }

@@ -4,7 +4,11 @@
 
 #include <algorithm>
 #include <span>
+#include <string>
+#include <vector>
 
+#include "command.hpp"
+#include "header_loader.hpp"
 #include "progress.hpp"
 #include "sft/writer.hpp"
 
@@ -19,6 +23,17 @@ inline Result<void> write_in_chunks(std::span<const std::byte> bytes, TensorSink
     progress.add(part.size());
   }
   return {};
+}
+
+// Set every metadata entry on `w`; false (after printing the error against
+// `path`) if the Writer refuses one.
+inline bool set_all_metadata(Writer& w, const std::vector<MetadataEntry>& metadata, const std::string& path) {
+  for (const auto& m : metadata)
+    if (auto r = w.set_metadata(m.key, m.value); !r) {
+      err(error_line(path, r.error()));
+      return false;
+    }
+  return true;
 }
 
 }  // namespace sft::cli
