@@ -104,6 +104,15 @@ std::uint32_t encode(float value) noexcept {
   return static_cast<std::uint32_t>(code) | (sign ? F::sign_bit : 0);
 }
 
+// BF16 shares float's exponent: rounding to nearest even is one addition on
+// the bits (a carry into the exponent gives the next binade or Inf).
+template <>
+std::uint32_t encode<BF16>(float value) noexcept {
+  const std::uint32_t u = std::bit_cast<std::uint32_t>(value);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return nan_code<BF16>(u >> 31, 0);
+  return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+}
+
 template <class F>
 float decode_slow(std::uint32_t code) noexcept {
   if constexpr (F::kind == Kind::e8m0) {
@@ -152,34 +161,45 @@ void store(std::byte* p, T v) noexcept {
   std::memcpy(p, &v, sizeof v);
 }
 
-float decode_f32(const std::byte* p) noexcept { return load<float>(p); }
+// Bulk loops with the dtype switch hoisted out: one instantiation per type.
+template <class Out, class Fn>
+void decode_loop(const std::byte* in, std::size_t n, std::size_t es, Out* out, Fn fn) {
+  for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<Out>(fn(in + i * es));
+}
 
-// Decode one element of a dtype of decodes_to_float.
-float decode_one(DType t, const std::byte* p) noexcept {
+template <class Out>
+void decode_n(DType t, const std::byte* in, std::size_t n, Out* out) {
   switch (t) {
-    case DType::F32: return decode_f32(p);
-    case DType::F16: return f16_to_float(load<std::uint16_t>(p));
-    case DType::BF16: return bf16_to_float(load<std::uint16_t>(p));
-    case DType::F8_E4M3: return table<E4M3>()[load<std::uint8_t>(p)];
-    case DType::F8_E5M2: return table<E5M2>()[load<std::uint8_t>(p)];
-    case DType::F8_E4M3FNUZ: return table<E4M3FNUZ>()[load<std::uint8_t>(p)];
-    case DType::F8_E5M2FNUZ: return table<E5M2FNUZ>()[load<std::uint8_t>(p)];
-    case DType::F8_E8M0: return table<E8M0>()[load<std::uint8_t>(p)];
-    default: return 0.0f;
+    case DType::F32: return decode_loop(in, n, 4, out, [](const std::byte* p) { return load<float>(p); });
+    case DType::F16: return decode_loop(in, n, 2, out, [](const std::byte* p) { return f16_to_float(load<std::uint16_t>(p)); });
+    case DType::BF16: return decode_loop(in, n, 2, out, [](const std::byte* p) { return bf16_to_float(load<std::uint16_t>(p)); });
+    default: {
+      const float* tab = t == DType::F8_E4M3 ? table<E4M3>().data()
+                         : t == DType::F8_E5M2 ? table<E5M2>().data()
+                         : t == DType::F8_E4M3FNUZ ? table<E4M3FNUZ>().data()
+                         : t == DType::F8_E5M2FNUZ ? table<E5M2FNUZ>().data()
+                                                   : table<E8M0>().data();
+      return decode_loop(in, n, 1, out, [tab](const std::byte* p) { return tab[load<std::uint8_t>(p)]; });
+    }
   }
 }
 
-void encode_one(DType t, float v, std::byte* p) noexcept {
+template <class F, class T>
+void encode_loop(const float* in, std::size_t n, std::byte* out) {
+  for (std::size_t i = 0; i < n; ++i) store(out + i * sizeof(T), static_cast<T>(encode<F>(in[i])));
+}
+
+void encode_n(DType t, const float* in, std::size_t n, std::byte* out) {
   switch (t) {
-    case DType::F32: store(p, v); break;
-    case DType::F16: store(p, float_to_f16(v)); break;
-    case DType::BF16: store(p, float_to_bf16(v)); break;
-    case DType::F8_E4M3: store(p, float_to_f8_e4m3(v)); break;
-    case DType::F8_E5M2: store(p, float_to_f8_e5m2(v)); break;
-    case DType::F8_E4M3FNUZ: store(p, float_to_f8_e4m3fnuz(v)); break;
-    case DType::F8_E5M2FNUZ: store(p, float_to_f8_e5m2fnuz(v)); break;
-    case DType::F8_E8M0: store(p, float_to_f8_e8m0(v)); break;
-    default: break;
+    case DType::F32: if (n) std::memcpy(out, in, n * 4); return;
+    case DType::F16: return encode_loop<F16, std::uint16_t>(in, n, out);
+    case DType::BF16: return encode_loop<BF16, std::uint16_t>(in, n, out);
+    case DType::F8_E4M3: return encode_loop<E4M3, std::uint8_t>(in, n, out);
+    case DType::F8_E5M2: return encode_loop<E5M2, std::uint8_t>(in, n, out);
+    case DType::F8_E4M3FNUZ: return encode_loop<E4M3FNUZ, std::uint8_t>(in, n, out);
+    case DType::F8_E5M2FNUZ: return encode_loop<E5M2FNUZ, std::uint8_t>(in, n, out);
+    case DType::F8_E8M0: return encode_loop<E8M0, std::uint8_t>(in, n, out);
+    default: return;
   }
 }
 
@@ -247,8 +267,7 @@ Result<void> decode_to_float(DType src, std::span<const std::byte> in, std::span
   auto n = element_count(src, in.size());
   if (!n) return std::move(n).error();
   if (out.size() < *n) return too_small(*n, out.size());
-  const std::size_t es = element_size(src);
-  for (std::size_t i = 0; i < *n; ++i) out[i] = decode_one(src, in.data() + i * es);
+  decode_n(src, in.data(), *n, out.data());
   return {};
 }
 
@@ -263,8 +282,7 @@ Result<void> decode_to_double(DType src, std::span<const std::byte> in, std::spa
   } else if (src == DType::C64) {
     for (std::size_t i = 0; i < values; ++i) out[i] = load<float>(in.data() + 4 * i);
   } else {
-    const std::size_t es = element_size(src);
-    for (std::size_t i = 0; i < values; ++i) out[i] = decode_one(src, in.data() + i * es);
+    decode_n(src, in.data(), values, out.data());
   }
   return {};
 }
@@ -273,7 +291,7 @@ Result<void> encode_from_float(DType dst, std::span<const float> in, std::span<s
   if (!encodes_from_float(dst)) return unsupported(dst, "encoded from float");
   const std::size_t es = element_size(dst);
   if (out.size() / es < in.size()) return too_small(in.size(), out.size() / es);
-  for (std::size_t i = 0; i < in.size(); ++i) encode_one(dst, in[i], out.data() + i * es);
+  encode_n(dst, in.data(), in.size(), out.data());
   return {};
 }
 
@@ -288,18 +306,20 @@ Result<void> convert(DType src, std::span<const std::byte> in, DType dst, std::s
     if (!in.empty()) std::memcpy(out.data(), in.data(), in.size());
     return {};
   }
-  for (std::size_t i = 0; i < *n; ++i) {
-    const std::byte* p = in.data() + i * si;
-    std::byte* q = out.data() + i * so;
-    if (src == DType::BF16 && dst == DType::F16) {
-      // ml_dtypes casts BF16 to F16 directly: NaN becomes the canonical quiet NaN.
-      const std::uint16_t b = load<std::uint16_t>(p);
-      if ((b & 0x7fffu) > 0x7f80u) {
-        store(q, static_cast<std::uint16_t>((b & 0x8000u) | 0x7e00u));
-        continue;
-      }
+  // Through a float buffer in blocks: decode (exact), then encode (one rounding).
+  constexpr std::size_t block = 2048;
+  float buf[block];
+  for (std::size_t start = 0; start < *n; start += block) {
+    const std::size_t m = std::min(block, *n - start);
+    decode_n(src, in.data() + start * si, m, buf);
+    encode_n(dst, buf, m, out.data() + start * so);
+  }
+  if (src == DType::BF16 && dst == DType::F16) {
+    // ml_dtypes casts BF16 to F16 directly: NaN becomes the canonical quiet NaN.
+    for (std::size_t i = 0; i < *n; ++i) {
+      const std::uint16_t b = load<std::uint16_t>(in.data() + 2 * i);
+      if ((b & 0x7fffu) > 0x7f80u) store(out.data() + 2 * i, static_cast<std::uint16_t>((b & 0x8000u) | 0x7e00u));
     }
-    encode_one(dst, decode_one(src, p), q);
   }
   return {};
 }
