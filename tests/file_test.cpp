@@ -422,6 +422,12 @@ static_assert(!views_of_rvalue<File>, "views of a temporary File must not compil
 static_assert(!views_of_rvalue<File&&>, "views of a temporary File must not compile");
 static_assert(requires(const File& f) { f.tensor(std::string_view{}); f.bytes(); f.header(); f.views(); });
 static_assert(!std::is_copy_constructible_v<File> && std::is_nothrow_move_constructible_v<File>);
+// Nor through a temporary Result: File::open(p)->tensor("w") would view a File
+// destroyed at the end of the statement; a named Result (or another Result type) is fine.
+static_assert(!requires { std::declval<sft::Result<File>>().operator->(); });
+static_assert(!requires { std::declval<const sft::Result<File>>().operator->(); });
+static_assert(requires(sft::Result<File>& r) { r->tensor(std::string_view{}); });
+static_assert(requires { std::declval<sft::Result<sft::Header>>()->size(); });
 
 // ---------------------------------------------------------------------------
 // Slicing.

@@ -127,6 +127,9 @@ class Checkpoint {
   std::unique_ptr<Impl> impl_;
 };
 
+template <>
+inline constexpr bool result_owns_views<Checkpoint> = true;
+
 // --- writing: how tensors are spread over shards ------------------------------------
 //
 // The Hugging Face layout, as huggingface_hub's split_state_dict_into_shards
