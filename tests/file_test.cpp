@@ -424,10 +424,10 @@ static_assert(requires(const File& f) { f.tensor(std::string_view{}); f.bytes();
 static_assert(!std::is_copy_constructible_v<File> && std::is_nothrow_move_constructible_v<File>);
 // Nor through a temporary Result: File::open(p)->tensor("w") would view a File
 // destroyed at the end of the statement; a named Result (or another Result type) is fine.
-static_assert(!requires { std::declval<sft::Result<File>>().operator->(); });
-static_assert(!requires { std::declval<const sft::Result<File>>().operator->(); });
-static_assert(requires(sft::Result<File>& r) { r->tensor(std::string_view{}); });
-static_assert(requires { std::declval<sft::Result<sft::Header>>()->size(); });
+template <class R>
+concept arrow_works = requires { std::declval<R>().operator->(); };
+static_assert(!arrow_works<sft::Result<File>> && !arrow_works<const sft::Result<File>>);
+static_assert(arrow_works<sft::Result<File>&> && arrow_works<sft::Result<sft::Header>>);
 
 // ---------------------------------------------------------------------------
 // Slicing.
