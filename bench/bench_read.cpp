@@ -214,7 +214,7 @@ void BM_SlicePlan(benchmark::State& state) {
   for (auto _ : state) {
     auto plan = sft::plan_slice(*t, spec);
     if (!plan) return void(skip_on_error(state, plan.error()));
-    runs = plan->ranges.size();
+    runs = static_cast<std::size_t>(plan->run_count);
     benchmark::DoNotOptimize(plan->byte_size);
   }
   state.SetLabel(slice_label(static_cast<int>(state.range(0))));
