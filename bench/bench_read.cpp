@@ -110,26 +110,18 @@ std::vector<std::string> shuffled_names(const Workload& w) {
   return names;
 }
 
-void BM_LookupFind(benchmark::State& state) {
-  auto f = sft::File::open(moe_path());
-  if (!f) return void(skip_on_error(state, f.error()));
-  const auto names = shuffled_names(files().moe);
-  for (auto _ : state)
-    for (const auto& n : names) benchmark::DoNotOptimize(f->header().find(n));
-  items_counter(state, names.size());
-}
-BENCHMARK(BM_LookupFind)->Unit(benchmark::kMicrosecond);
-
-void BM_LookupMissing(benchmark::State& state) {
+// Header::find on every name, or on every name with a suffix that makes it absent.
+void BM_LookupFind(benchmark::State& state, const char* suffix) {
   auto f = sft::File::open(moe_path());
   if (!f) return void(skip_on_error(state, f.error()));
   auto names = shuffled_names(files().moe);
-  for (auto& n : names) n += ".missing";
+  for (auto& n : names) n += suffix;
   for (auto _ : state)
     for (const auto& n : names) benchmark::DoNotOptimize(f->header().find(n));
   items_counter(state, names.size());
 }
-BENCHMARK(BM_LookupMissing)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_LookupFind, present, "")->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_LookupFind, missing, ".missing")->Unit(benchmark::kMicrosecond);
 
 // File::tensor(name): lookup plus building the view (a Result<TensorView>).
 void BM_TensorByName(benchmark::State& state) {
@@ -204,39 +196,48 @@ const char* slice_label(int kind) {
   return kind == 0 ? "rows[100:900]" : kind == 1 ? "[:, 64:192]" : "[512, 10:20]";
 }
 
+// The small transformer opened, its embedding, and the slice state.range(0) names.
+struct SliceCase {
+  sft::Result<sft::File> file = open_small();
+  const sft::TensorInfo* tensor = nullptr;
+  std::vector<sft::SliceSpec> spec;
+
+  explicit SliceCase(benchmark::State& state) : spec(slice_spec(static_cast<int>(state.range(0)))) {
+    state.SetLabel(slice_label(static_cast<int>(state.range(0))));
+    if (!file) {
+      skip_on_error(state, file.error());
+      return;
+    }
+    tensor = file->header().find("model.embed_tokens.weight");
+    if (!tensor) state.SkipWithError("no embedding tensor");
+  }
+};
+
 void BM_SlicePlan(benchmark::State& state) {
-  auto f = open_small();
-  if (!f) return void(skip_on_error(state, f.error()));
-  const sft::TensorInfo* t = f->header().find("model.embed_tokens.weight");
-  if (!t) return void(state.SkipWithError("no embedding tensor"));
-  const auto spec = slice_spec(static_cast<int>(state.range(0)));
+  SliceCase c(state);
+  if (!c.tensor) return;
   std::size_t runs = 0;
   for (auto _ : state) {
-    auto plan = sft::plan_slice(*t, spec);
+    auto plan = sft::plan_slice(*c.tensor, c.spec);
     if (!plan) return void(skip_on_error(state, plan.error()));
     runs = static_cast<std::size_t>(plan->run_count);
     benchmark::DoNotOptimize(plan->byte_size);
   }
-  state.SetLabel(slice_label(static_cast<int>(state.range(0))));
   state.counters["runs"] = static_cast<double>(runs);
 }
 BENCHMARK(BM_SlicePlan)->DenseRange(0, 2)->Unit(benchmark::kMicrosecond);
 
 void BM_ReadSlice(benchmark::State& state) {
-  auto f = open_small();
-  if (!f) return void(skip_on_error(state, f.error()));
-  const sft::TensorInfo* t = f->header().find("model.embed_tokens.weight");
-  if (!t) return void(state.SkipWithError("no embedding tensor"));
-  const auto spec = slice_spec(static_cast<int>(state.range(0)));
-  auto plan = sft::plan_slice(*t, spec);
+  SliceCase c(state);
+  if (!c.tensor) return;
+  auto plan = sft::plan_slice(*c.tensor, c.spec);
   if (!plan) return void(skip_on_error(state, plan.error()));
   std::vector<std::byte> out(static_cast<std::size_t>(plan->byte_size));
   for (auto _ : state) {
-    auto r = f->read_slice(*t, spec, out);
+    auto r = c.file->read_slice(*c.tensor, c.spec, out);
     if (!r) return void(skip_on_error(state, r.error()));
     benchmark::DoNotOptimize(out.data());
   }
-  state.SetLabel(slice_label(static_cast<int>(state.range(0))));
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(out.size()));
 }
 BENCHMARK(BM_ReadSlice)->DenseRange(0, 2)->Unit(benchmark::kMicrosecond);

@@ -29,7 +29,8 @@ struct DriverArgs {
 // What one repetition did. compare.py checks that tensors, bytes and checksum
 // agree with what the reference package saw in the same file.
 struct RepOutcome {
-  double seconds = 0;             // the timed region only
+  double seconds = 0;             // wall-clock time of the timed region only
+  double cpu_seconds = 0;         // CPU time of this process in the timed region (user + system)
   std::uint64_t tensors = 0;      // tensors the operation went through
   std::uint64_t bytes = 0;        // tensor bytes it read, copied or wrote
   std::uint64_t checksum = 0;     // byte_checksum summed over tensors (0 when it reads no data)
@@ -41,9 +42,19 @@ struct OpRegistration {
   OpRegistration(std::string_view name, std::string_view description, OpFunction fn);
 };
 
-// The seconds since `start` on the steady clock, for operations timing themselves.
-double seconds_since(std::uint64_t start_ns) noexcept;
-std::uint64_t now_ns() noexcept;
+// Times one repetition: constructed where the timed region starts, stop()
+// records wall-clock (steady clock) and process CPU time into the outcome.
+// CPU time is the steadier figure on a shared machine: it leaves out the time
+// the process waited for a core, though not the cache and bandwidth it shares.
+class Stopwatch {
+ public:
+  Stopwatch() noexcept;
+  void stop(RepOutcome& out) const noexcept;
+
+ private:
+  std::uint64_t wall_ns_;
+  std::uint64_t cpu_ns_;
+};
 
 }  // namespace sft::bench
 

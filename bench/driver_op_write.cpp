@@ -36,7 +36,7 @@ Result<RepOutcome> op_write(const DriverArgs& a) {
     source.emplace(std::move(*f));
   }
   RepOutcome out;
-  const auto t0 = now_ns();
+  const Stopwatch clock;
   {
     WriterOptions options;
     options.durable = false;
@@ -48,7 +48,7 @@ Result<RepOutcome> op_write(const DriverArgs& a) {
     }
     if (auto r = w.write_file(a.output); !r) return std::move(r).error();
   }
-  out.seconds = seconds_since(t0);
+  clock.stop(out);
   // Outside the timed region: the file is readable and holds the same bytes.
   {
     auto back = File::open(a.output);

@@ -20,9 +20,9 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <map>
 #include <memory>
 #include <optional>
@@ -113,13 +113,13 @@ Result<File> open_file(const DriverArgs& a) { return File::open(a.file, a.open);
 // open = parse + validate + index, and close: what `with safe_open(p) as f: f.keys()` does.
 Result<RepOutcome> op_open(const DriverArgs& a) {
   RepOutcome out;
-  const auto t0 = now_ns();
+  const Stopwatch clock;
   {
     auto f = open_file(a);
     if (!f) return std::move(f).error();
     out.tensors = f->header().size();
   }
-  out.seconds = seconds_since(t0);
+  clock.stop(out);
   return out;
 }
 
@@ -129,7 +129,7 @@ Result<RepOutcome> op_load(const DriverArgs& a) {
   RepOutcome out;
   std::vector<std::unique_ptr<std::byte[]>> buffers;
   std::vector<std::size_t> sizes;
-  const auto t0 = now_ns();
+  const Stopwatch clock;
   {
     auto f = open_file(a);
     if (!f) return std::move(f).error();
@@ -144,7 +144,7 @@ Result<RepOutcome> op_load(const DriverArgs& a) {
       sizes.push_back(n);
     }
   }
-  out.seconds = seconds_since(t0);
+  clock.stop(out);
   // Outside the timed region: prove the copies hold the file's bytes.
   for (std::size_t i = 0; i < buffers.size(); ++i) {
     out.checksum += byte_checksum({buffers[i].get(), sizes[i]});
@@ -159,7 +159,7 @@ Result<RepOutcome> op_load(const DriverArgs& a) {
 // views: each tensor is read into one reused buffer instead.
 Result<RepOutcome> op_touch(const DriverArgs& a) {
   RepOutcome out;
-  const auto t0 = now_ns();
+  const Stopwatch clock;
   {
     auto f = open_file(a);
     if (!f) return std::move(f).error();
@@ -180,7 +180,7 @@ Result<RepOutcome> op_touch(const DriverArgs& a) {
       }
     }
   }
-  out.seconds = seconds_since(t0);
+  clock.stop(out);
   return out;
 }
 
@@ -267,7 +267,7 @@ int fail(const RunArgs& r, const std::string& message) {
 }
 
 int run(const RunArgs& r, const Op& op) {
-  std::vector<double> times;
+  std::vector<double> times, cpu_times;
   std::optional<RepOutcome> first;
   std::string drop_error;
   double resident_after_drop = -1;
@@ -285,6 +285,7 @@ int run(const RunArgs& r, const Op& op) {
       return fail(r, "repetitions disagree on what they read");
     if (!first) first = *out;
     times.push_back(out->seconds);
+    cpu_times.push_back(out->cpu_seconds);
   }
   std::vector<double> sorted = times;
   std::sort(sorted.begin(), sorted.end());
@@ -304,6 +305,11 @@ int run(const RunArgs& r, const Op& op) {
     std::snprintf(buf, sizeof buf, "%s%.9g", i ? "," : "", times[i]);
     s += buf;
   }
+  s += "],\"cpu_s\":[";
+  for (std::size_t i = 0; i < cpu_times.size(); ++i) {
+    std::snprintf(buf, sizeof buf, "%s%.9g", i ? "," : "", cpu_times[i]);
+    s += buf;
+  }
   std::snprintf(buf, sizeof buf, "],\"min_s\":%.9g,\"median_s\":%.9g,\"max_s\":%.9g", sorted.front(), median,
                 sorted.back());
   s += buf;
@@ -319,13 +325,21 @@ OpRegistration::OpRegistration(std::string_view name, std::string_view descripti
   registry().insert_or_assign(std::string(name), Op{std::string(description), std::move(fn)});
 }
 
-std::uint64_t now_ns() noexcept {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                        std::chrono::steady_clock::now().time_since_epoch())
-                                        .count());
+namespace {
+std::uint64_t clock_ns(clockid_t id) noexcept {
+  timespec ts{};
+  ::clock_gettime(id, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
 }
+}  // namespace
 
-double seconds_since(std::uint64_t start_ns) noexcept { return static_cast<double>(now_ns() - start_ns) * 1e-9; }
+Stopwatch::Stopwatch() noexcept
+    : wall_ns_(clock_ns(CLOCK_MONOTONIC)), cpu_ns_(clock_ns(CLOCK_PROCESS_CPUTIME_ID)) {}
+
+void Stopwatch::stop(RepOutcome& out) const noexcept {
+  out.seconds = static_cast<double>(clock_ns(CLOCK_MONOTONIC) - wall_ns_) * 1e-9;
+  out.cpu_seconds = static_cast<double>(clock_ns(CLOCK_PROCESS_CPUTIME_ID) - cpu_ns_) * 1e-9;
+}
 
 }  // namespace sft::bench
 

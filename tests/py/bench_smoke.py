@@ -18,7 +18,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 COMPARE = os.path.join(ROOT, "bench", "compare.py")
 TIME = re.compile(r"^\d+(\.\d+)? (µs|ms|s)$")
 RATIO = re.compile(r"^\d+(\.\d+)?×$")
-COLUMNS = ["workload", "operation", "sft median", "reference median", "ratio", "sft min – max",
+COLUMNS = ["workload", "operation", "sft median", "reference median", "ratio", "CPU ratio", "sft min – max",
            "reference min – max", "sft GB/s", "reference GB/s", "reps"]
 # Operations the driver always has; the others (write) only once their code lands.
 CORE_OPS = {"open", "load", "touch", "touch_memmap", "cold"}
@@ -93,6 +93,9 @@ def main():
             check(s is not None, f"{r['workload']} {r['op']}: no {side} figure")
             if s:
                 check(0 < s["min"] <= s["median"] <= s["max"], f"{r['workload']} {r['op']} {side}: bad stats {s}")
+                c = r.get(side + "_cpu")
+                check(c is not None and 0 <= c["min"] <= c["median"] <= c["max"],
+                      f"{r['workload']} {r['op']} {side}: bad CPU stats {c}")
                 n = sum(len(x[side]["times_s"]) for x in r["rounds"] if x.get(side))
                 check(n == r["reps"] * len(r["rounds"]), f"{r['workload']} {r['op']} {side}: {n} times")
     cold = res["cold"]
@@ -117,7 +120,8 @@ def main():
         if row[2] != "not in this driver":
             check(TIME.match(row[2]), f"sft median '{row[2]}'")
             check(RATIO.match(row[4]), f"ratio '{row[4]}'")
-        for c in (row[5], row[6]):
+            check(RATIO.match(row[5]), f"CPU ratio '{row[5]}'")
+        for c in (row[6], row[7]):
             check(c == "n/a" or all(TIME.match(t.strip()) for t in c.split("–")), f"min – max '{c}'")
 
     if failures:
