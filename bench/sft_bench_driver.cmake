@@ -5,7 +5,8 @@
 # bench/driver_op_*.cpp files (see bench/driver.hpp).
 if(NOT TARGET sft_bench_driver)
   file(GLOB SFT_BENCH_DRIVER_OPS CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/driver_op_*.cpp)
-  add_executable(sft_bench_driver ${CMAKE_CURRENT_LIST_DIR}/sft_bench_driver.cpp ${SFT_BENCH_DRIVER_OPS})
+  add_executable(sft_bench_driver ${CMAKE_CURRENT_LIST_DIR}/sft_bench_driver.cpp
+                                  ${CMAKE_CURRENT_LIST_DIR}/support/workload.cpp ${SFT_BENCH_DRIVER_OPS})
   target_link_libraries(sft_bench_driver PRIVATE sft::sft)
   target_include_directories(sft_bench_driver PRIVATE ${CMAKE_CURRENT_LIST_DIR})
   target_compile_definitions(sft_bench_driver PRIVATE SFT_BENCH_BUILD_TYPE="${CMAKE_BUILD_TYPE}")

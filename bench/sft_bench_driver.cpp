@@ -3,6 +3,8 @@
 //   sft_bench_driver caps                     operations this build supports, compiler, build type
 //   sft_bench_driver residency FILE           fraction of FILE's pages in the page cache
 //   sft_bench_driver drop FILE                flush FILE and drop its pages (POSIX_FADV_DONTNEED)
+//   sft_bench_driver gen small|moe OUT        write a workload with bench/support (the MoE data as
+//                                             a hole), to check it against bench/gen_workload.py
 //   sft_bench_driver OP FILE [--reps N] [--warmup N] [--drop-cache]
 //                    [--mode mmap|pread] [--hint normal|sequential|random] [--output PATH]
 //
@@ -23,6 +25,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <exception>
 #include <map>
 #include <memory>
 #include <optional>
@@ -31,6 +34,7 @@
 
 #include "driver.hpp"
 #include "support/checksum.hpp"
+#include "support/workload.hpp"
 
 namespace sft::bench {
 namespace {
@@ -201,7 +205,7 @@ struct RunArgs {
 int usage(const char* msg) {
   std::fprintf(stderr,
                "sft_bench_driver: %s\n"
-               "usage: sft_bench_driver caps | residency FILE | drop FILE\n"
+               "usage: sft_bench_driver caps | residency FILE | drop FILE | gen small|moe OUT\n"
                "       sft_bench_driver OP FILE [--reps N] [--warmup N] [--drop-cache]\n"
                "                        [--mode mmap|pread] [--hint normal|sequential|random] [--output PATH]\n",
                msg);
@@ -351,6 +355,18 @@ int main(int argc, char** argv) {
   if (cmd == "residency" || cmd == "drop") {
     if (argc != 3) return usage("expected one FILE");
     return print_residency(argv[2], cmd == "drop");
+  }
+  if (cmd == "gen") {
+    if (argc != 4) return usage("expected gen small|moe OUT");
+    const std::string_view which = argv[2];
+    if (which != "small" && which != "moe") return usage("gen writes small or moe");
+    try {
+      write_workload(argv[3], which == "small" ? small_transformer(true) : moe_header());
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "sft_bench_driver: %s\n", e.what());
+      return 1;
+    }
+    return 0;
   }
   const auto it = registry().find(cmd);
   if (it == registry().end()) return usage(("unknown operation " + std::string(cmd)).c_str());

@@ -48,6 +48,21 @@ def results_table(md):
     return table
 
 
+def check_generators(driver, work):
+    """bench/support/workload.cpp (through the driver) and bench/gen_workload.py write the same bytes."""
+    gen = os.path.join(ROOT, "bench", "gen_workload.py")
+    for name, args in (("small", ["--layers", "32", "--hidden", "256"]),
+                       ("moe", ["--layers", "48", "--hidden", "64", "--experts", "128", "--sparse"])):
+        c, py = os.path.join(work, f"c_{name}.safetensors"), os.path.join(work, f"py_{name}.safetensors")
+        subprocess.run([driver, "gen", name, c], check=True, timeout=120)
+        subprocess.run([sys.executable, gen, py, "transformer"] + args, check=True, timeout=120,
+                       stdout=subprocess.DEVNULL)
+        with open(c, "rb") as f1, open(py, "rb") as f2:
+            check(f1.read() == f2.read(), f"{name}: the C++ and Python workload generators differ")
+        os.unlink(c)
+        os.unlink(py)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--driver", required=True)
@@ -68,6 +83,7 @@ def main():
         print(f"FAIL: compare.py exited {p.returncode}")
         return 1
 
+    check_generators(a.driver, a.work_dir)
     with open(json_path) as f:
         res = json.load(f)
     with open(md_path, encoding="utf-8") as f:
