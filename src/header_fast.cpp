@@ -7,7 +7,8 @@
 // is built: names go straight from the header bytes into the Header's arena.
 //
 // It declines (nullopt) on anything else: an escape sequence, an unknown field,
-// a number that is not a plain unsigned integer, any error. The slow front end
+// a number that is not a plain unsigned integer (so "-0", which simdjson's own
+// number parser would read as 0, never gets this far), any error. The slow front end
 // then decides, so declining is always safe and only costs time; accepting is
 // what must be exact, and the differential fuzzer checks it against the slow path.
 #include <cstring>
@@ -26,27 +27,6 @@
 namespace sft::detail {
 
 std::size_t json_padding() noexcept { return simdjson::SIMDJSON_PADDING; }
-
-bool may_contain_negative_zero(const char* json, std::size_t n) noexcept {
-  // memchr for '-' is vectorised and '-' is rare in headers.
-  const char* p = json;
-  const char* end = json + n;
-  while (p < end) {
-    const char* h = static_cast<const char*>(std::memchr(p, '-', static_cast<std::size_t>(end - p)));
-    if (!h) return false;
-    p = h + 1;
-    if (p >= end || *p != '0') continue;
-    // A number token "-0..." follows '[', ',' or ':' (after optional whitespace);
-    // "-0.5" and "-0e1" are floats the reference reads as floats too.
-    const char* after = h + 2;
-    bool float_follows = after < end && (*after == '.' || *after == 'e' || *after == 'E');
-    const char* q = h;
-    while (q > json && is_json_ws(q[-1])) --q;
-    bool token_start = q > json && (q[-1] == '[' || q[-1] == ',' || q[-1] == ':');
-    if (token_start && !float_follows) return true;
-  }
-  return false;
-}
 
 namespace {
 
@@ -219,7 +199,6 @@ inline bool is(std::string_view s, const char (&lit)[N]) noexcept {
 std::optional<Header> parse_header_fast(const char* json, std::size_t n, std::uint64_t file_size, const Limits& limits) {
   // The accepted shape nests 3 deep; stage 1 indexes need u32 positions.
   if (limits.max_depth < 3 || n > 0xffffffffu - 64 || n == 0) return std::nullopt;
-  if (may_contain_negative_zero(json, n)) return std::nullopt;
 
   thread_local std::unique_ptr<simdjson::internal::dom_parser_implementation> tl_impl;
   std::unique_ptr<simdjson::internal::dom_parser_implementation> local;
