@@ -23,7 +23,8 @@ namespace sft::bench {
 struct DriverArgs {
   std::filesystem::path file;    // the workload to read
   std::filesystem::path output;  // where an operation that writes may write (--output)
-  OpenOptions open;              // --mode mmap|pread, --hint normal|sequential|random
+  OpenOptions open;              // --mode mmap|pread, --hint normal|sequential|random, --populate
+  bool huge_pages = true;        // owned buffers >= 4 MiB advised to use huge pages (--plain-alloc: not)
 };
 
 // What one repetition did. compare.py checks that tensors, bytes and checksum

@@ -21,7 +21,7 @@ RATIO = re.compile(r"^\d+(\.\d+)?×$")
 COLUMNS = ["workload", "operation", "sft median", "reference median", "ratio", "CPU ratio", "sft min – max",
            "reference min – max", "sft GB/s", "reference GB/s", "reps"]
 # Operations the driver always has; the others (write) only once their code lands.
-CORE_OPS = {"open", "load", "touch", "touch_memmap", "cold"}
+CORE_OPS = {"open", "load", "load_plain", "touch", "touch_memmap", "cold"}
 
 failures = []
 
@@ -94,10 +94,11 @@ def main():
     for c in res["checks"]:
         check(c["ok"], "cross-check failed: " + c["what"])
     check(not res["notes"], f"problems reported: {res['notes']}")
-    expected = {("small", op) for op in ("open", "load", "touch", "touch_memmap", "cold", "write")}
-    expected |= {("moe", op) for op in ("open", "load", "touch", "touch_memmap", "write")}
-    expected |= {("dense", op) for op in ("open", "load", "touch", "touch_memmap", "cold", "write")}
-    expected |= {("zeros", op) for op in ("open", "load", "touch", "touch_memmap")}
+    reading = ("load", "load_plain", "touch", "touch_memmap")
+    expected = {("small", op) for op in ("open", "cold", "write") + reading}
+    expected |= {("moe", op) for op in ("open", "write") + reading}
+    expected |= {("dense", op) for op in ("open", "cold", "write") + reading}
+    expected |= {("zeros", op) for op in ("open",) + reading}
     expected |= {("hole_big", "open"), ("hole_small", "open")}
     got = {(r["workload"], r["op"]) for r in res["rows"]}
     check(got == expected, f"rows differ: missing {sorted(expected - got)}, extra {sorted(got - expected)}")
