@@ -1,8 +1,9 @@
 // bench/driver_op_write.cpp — the driver's "write" operation, once sft has a Writer.
 //
 // Compiled into sft_bench_driver always; registers "write" only when
-// sft/writer.hpp exists, so the driver (and compare.py, which asks the driver
-// what it can do) picks the Writer up on the merge that brings it, with no edit.
+// sft/writer.hpp exists (SFT_BENCH_HAVE_WRITER, set by sft_bench_driver.cmake),
+// so the driver (and compare.py, which asks the driver what it can do) picks
+// the Writer up on the merge that brings it, with no edit.
 //
 // What it measures mirrors the reference's save_file(tensors, out) with the
 // tensors already in memory: the source file is opened once per process and
@@ -12,7 +13,7 @@
 // it still writes a temporary file and renames it (atomic against crashes of
 // the process). The output is checked (re-opened, same tensors and bytes) and
 // removed outside the timed region.
-#if __has_include("sft/writer.hpp")
+#if defined(SFT_BENCH_HAVE_WRITER)
 
 #include <filesystem>
 #include <memory>

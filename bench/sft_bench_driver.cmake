@@ -10,6 +10,14 @@ if(NOT TARGET sft_bench_driver)
   target_link_libraries(sft_bench_driver PRIVATE sft::sft)
   target_include_directories(sft_bench_driver PRIVATE ${CMAKE_CURRENT_LIST_DIR})
   target_compile_definitions(sft_bench_driver PRIVATE SFT_BENCH_BUILD_TYPE="${CMAKE_BUILD_TYPE}")
+  # The write operation needs sft's Writer. Decided here rather than by
+  # __has_include alone: a header that appears later (a merge) is no dependency
+  # of an object that never included it, so the build would not notice; a
+  # CONFIGURE_DEPENDS glob makes the build re-check and recompile.
+  file(GLOB SFT_BENCH_WRITER_HEADER CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/include/sft/writer.hpp)
+  if(SFT_BENCH_WRITER_HEADER)
+    target_compile_definitions(sft_bench_driver PRIVATE SFT_BENCH_HAVE_WRITER=1)
+  endif()
   set_target_properties(sft_bench_driver PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/bin)
   sft_warnings(sft_bench_driver)
 endif()
