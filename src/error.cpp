@@ -21,6 +21,7 @@ std::string_view errc_name(Errc code) noexcept {
     SFT_ERRC_CASE(bad_alignment) SFT_ERRC_CASE(writer_state)
     SFT_ERRC_CASE(bad_index) SFT_ERRC_CASE(shard_path) SFT_ERRC_CASE(shard_missing_tensor)
     SFT_ERRC_CASE(shard_unlisted_tensor) SFT_ERRC_CASE(total_size_mismatch)
+    SFT_ERRC_CASE(shard_missing) SFT_ERRC_CASE(no_checkpoint) SFT_ERRC_CASE(unsupported_dtype)
     SFT_ERRC_CASE(digest_mismatch) SFT_ERRC_CASE(no_digest) SFT_ERRC_CASE(bad_digest)
     SFT_ERRC_CASE(compressed_corrupt) SFT_ERRC_CASE(compressed_truncated)
     SFT_ERRC_CASE(compressed_too_large) SFT_ERRC_CASE(bad_seek_table)

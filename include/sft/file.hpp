@@ -116,6 +116,9 @@ class File {
   std::unique_ptr<Impl> impl_;
 };
 
+template <>
+inline constexpr bool result_owns_views<File> = true;
+
 class File::iterator {
  public:
   using value_type = TensorView;

@@ -1,7 +1,10 @@
 // sft/sft.hpp — everything public in one include.
 #pragma once
 
+#include "sft/checkpoint.hpp"
+#include "sft/checkpoint_writer.hpp"
 #include "sft/compressed.hpp"
+#include "sft/convert.hpp"
 #include "sft/digest.hpp"
 #include "sft/dtype.hpp"
 #include "sft/error.hpp"
