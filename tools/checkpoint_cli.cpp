@@ -62,9 +62,21 @@ std::optional<SourceCheckpoint> open_source(const std::string& path, int* status
     *status = error_status(list.error());
     return std::nullopt;
   }
+  for (const auto& t : *list)
+    if (!readable_in_place(path, t, status)) return std::nullopt;
   std::vector<MetadataEntry> metadata;
   if (!checkpoint_metadata(path, *c, &metadata, status)) return std::nullopt;
   return SourceCheckpoint{std::move(*c), std::move(*list), std::move(metadata)};
+}
+
+bool readable_in_place(const std::string& path, const CheckpointTensor& t, int* status) {
+  if (t.file->mapped()) return true;
+  err(error_line(path, Error(Errc::compressed_unsupported,
+                             "a compressed checkpoint cannot be read in place by this command; "
+                             "restore it first with sft decompress",
+                             Error::no_offset, std::string(t.info->name))));
+  *status = 1;
+  return false;
 }
 
 std::optional<std::uint64_t> parse_size(std::string_view text) {

@@ -41,6 +41,12 @@ struct SourceCheckpoint {
 // error and set *status.
 std::optional<SourceCheckpoint> open_source(const std::string& path, int* status);
 
+// The commands built on Checkpoint read tensors in place (TensorView). A
+// compressed checkpoint (docs/compression.md) has no views: false, after
+// printing a compressed_unsupported line that says to run `sft decompress`
+// first and setting *status to 1, when the tensor's file is not mapped.
+bool readable_in_place(const std::string& path, const CheckpointTensor& t, int* status);
+
 // Parse "5GB", "500MB", "5GiB", "1.5GB", "123" (bytes), units in any case.
 // Decimal units (k/kB, M/MB, G/GB, T/TB) are powers of 1000, as
 // huggingface_hub reads them; binary ones (KiB, MiB, GiB, TiB) powers of 1024;

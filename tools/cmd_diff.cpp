@@ -175,6 +175,11 @@ int run_diff(std::span<const std::string_view> args) {
         err(error_line(paths[t == &ta ? 0 : 1], t->error()));
         return 2;
       }
+    for (auto* t : {&ta, &tb})
+      if (!readable_in_place(paths[t == &ta ? 0 : 1], **t, &status)) {
+        progress.finish();
+        return status;
+      }
     ++both;
     std::string line = compare_tensor(ta->view(), tb->view(), progress);
     if (line.empty()) ++identical;

@@ -177,6 +177,12 @@ check(rc == 0, "a compressed file can be recompressed")
 rc, _, _ = sft("decompress", path("recompressed.zst"), path("recompressed.out"))
 check(rc == 0 and same_bytes(path("embedded.safetensors"), path("recompressed.out")), "recompression keeps the bytes")
 
+# Commands that read tensors in place refuse a compressed file cleanly.
+for args in (["diff", path("model.safetensors"), path("c0.zst")], ["convert", path("c0.zst"), path("o11"), "--dtype", "F16"],
+             ["split", path("c0.zst"), path("o12"), "--max-shard-size", "100000"]):
+    rc, _, err = sft(*args)
+    check(rc == 1 and "compressed_unsupported" in err and "sft decompress" in err, f"{args[0]} refuses a compressed file ({rc}: {err})")
+
 # Errors, and no partial output.
 for args, want in ((["compress"], 2), (["compress", "-l"], 2), (["compress", "-l", "x", "a", "b"], 2),
                    (["compress", "-l", "99", path("model.safetensors"), path("o1.zst")], 2),
@@ -193,7 +199,7 @@ for args, want in ((["compress"], 2), (["compress", "-l"], 2), (["compress", "-l
                    (["decompress", path("missing.zst"), path("o8")], 2)):
     rc, _, err = sft(*args)
     check(rc == want, f"{args} exits {want} (got {rc}: {err.strip()})")
-for o in ("o1.zst", "o2.zst", "o3.zst", "o4.zst", "o5.zst", "o7", "o8", "o9.zst", "o10"):
+for o in ("o1.zst", "o2.zst", "o3.zst", "o4.zst", "o5.zst", "o7", "o8", "o9.zst", "o10", "o11", "o12"):
     check(not os.path.exists(path(o)), f"{o} was not created")
 
 z = open(path("c0.zst"), "rb").read()
