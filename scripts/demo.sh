@@ -20,6 +20,8 @@ step() { printf '\n$ %s\n' "$*"; "$@"; }
 step "$sft" example "$model"
 step "$sft" validate --strict "$model"
 step "$sft" inspect "$model"
+step "$sft" hash --embed "$model" "$out/example.hashed.safetensors"
+step "$sft" verify "$out/example.hashed.safetensors"
 step "$sft" gpu info
-step "$sft" gpu load --verify --convert F32 "$model"
+step "$sft" gpu load --verify --convert F32 "$out/example.hashed.safetensors"
 printf '\ndemo: every step succeeded\n'
