@@ -699,6 +699,11 @@ def render(a, info, caps, workloads, rows, checks, notes, cold_state):
         "the knobs. The Google Benchmark suites (`build/bench/bench_*`) measure sft alone, in finer "
         "detail.")
     add("")
+    add("Figures this script does not produce, each file with the commands that reproduce it: "
+        "writing, streaming RSS and atomicity costs in bench/RESULTS-writer.md; hashing and "
+        "compression in bench/RESULTS-integrity.md; the GPU upload pipeline and kernels in "
+        "bench/RESULTS-gpu.md.")
+    add("")
     add("## Machine")
     add("")
     add("| | |")
