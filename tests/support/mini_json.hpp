@@ -40,17 +40,36 @@ struct Value {
     }
     return v;
   }
-  const Value* find(std::string_view key) const {
-    for (const auto& [k, v] : members)
-      if (k == key) return &v;
-    return nullptr;
-  }
-  const Value& at(std::string_view key) const {
-    if (kind != Kind::object) throw std::runtime_error("not an object");
-    if (const Value* v = find(key)) return *v;
-    throw std::runtime_error("missing key " + std::string(key));
-  }
+  // Special members and lookups are defined after the struct: with clang and
+  // libstdc++, instantiating std::pair<std::string, Value> from inside would
+  // need Value's implicit destructor, which needs the pair complete.
+  Value() = default;
+  Value(const Value&);
+  Value(Value&&) noexcept;
+  Value& operator=(const Value&);
+  Value& operator=(Value&&) noexcept;
+  ~Value();
+  const Value* find(std::string_view key) const;
+  const Value& at(std::string_view key) const;
 };
+
+inline Value::Value(const Value&) = default;
+inline Value::Value(Value&&) noexcept = default;
+inline Value& Value::operator=(const Value&) = default;
+inline Value& Value::operator=(Value&&) noexcept = default;
+inline Value::~Value() = default;
+
+inline const Value* Value::find(std::string_view key) const {
+  for (const auto& member : members)
+    if (member.first == key) return &member.second;
+  return nullptr;
+}
+
+inline const Value& Value::at(std::string_view key) const {
+  if (kind != Kind::object) throw std::runtime_error("not an object");
+  if (const Value* v = find(key)) return *v;
+  throw std::runtime_error("missing key " + std::string(key));
+}
 
 class Reader {
  public:
