@@ -7,5 +7,6 @@ add_test(NAME install_and_find_package
     -DSFT_SCRATCH=${CMAKE_CURRENT_BINARY_DIR}/install-test
     -DCMAKE_GENERATOR=${CMAKE_GENERATOR}
     -DCXX=${CMAKE_CXX_COMPILER}
+    -DSANITIZE=${SFT_SANITIZE}
     -P ${CMAKE_CURRENT_SOURCE_DIR}/support/install_test.cmake)
 set_tests_properties(install_and_find_package PROPERTIES TIMEOUT 300)

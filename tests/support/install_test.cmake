@@ -18,8 +18,14 @@ foreach(h ${installed_headers})
     message(FATAL_ERROR "${h} includes a private or GPU header: ${bad}")
   endif()
 endforeach()
+# A sanitizer build installs an instrumented static library: the consumer
+# must link the same runtimes.
+set(consumer_flags "")
+if(SANITIZE)
+  set(consumer_flags "-DCMAKE_CXX_FLAGS=-fsanitize=address,undefined" "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined")
+endif()
 execute_process(COMMAND ${CMAKE_COMMAND} -S ${SFT_CONSUMER_SRC} -B ${SFT_SCRATCH}/build -G ${CMAKE_GENERATOR}
-                        -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_CXX_COMPILER=${CXX}
+                        -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_CXX_COMPILER=${CXX} ${consumer_flags}
                 RESULT_VARIABLE rc)
 if(rc)
   message(FATAL_ERROR "configuring the consumer failed: ${rc}")
