@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""Write the seed corpora of the fuzz targets (fuzz/corpus/<target>/).
+
+Seeds are small, valid or nearly valid safetensors files in the style of the
+unit tests: one tensor of every dtype, scalars, zero-size tensors, metadata,
+escaped and unicode names, whitespace around the object, unknown fields, and
+the small real files from ../shared/fixtures/real (copied, never modified).
+Run it again after changing it; the output is deterministic.
+
+    python3 fuzz/make_seeds.py [--fixtures DIR]
+"""
+import argparse
+import json
+import os
+import shutil
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DTYPES = {"BOOL": 8, "F4": 4, "F6_E2M3": 6, "F6_E3M2": 6, "U8": 8, "I8": 8, "F8_E5M2": 8, "F8_E4M3": 8,
+          "F8_E8M0": 8, "F8_E4M3FNUZ": 8, "F8_E5M2FNUZ": 8, "I16": 16, "U16": 16, "F16": 16, "BF16": 16,
+          "I32": 32, "U32": 32, "F32": 32, "C64": 64, "F64": 64, "I64": 64, "U64": 64}
+MAX_FIXTURE = 20000  # bytes; larger real files make slow seeds
+
+
+def file_bytes(header_text, data=b""):
+    raw = header_text.encode() if isinstance(header_text, str) else header_text
+    return struct.pack("<Q", len(raw)) + raw + data
+
+
+def tensors(entries, metadata=None, pad=True):
+    """entries: list of (name, dtype, shape); offsets laid out in order."""
+    hdr, off = {}, 0
+    if metadata is not None:
+        hdr["__metadata__"] = metadata
+    for name, dt, shape in entries:
+        n = 1
+        for d in shape:
+            n *= d
+        size = n * DTYPES[dt] // 8
+        hdr[name] = {"dtype": dt, "shape": shape, "data_offsets": [off, off + size]}
+        off += size
+    text = json.dumps(hdr, separators=(",", ":"))
+    if pad:
+        text += " " * (-len(text) % 8)
+    return file_bytes(text, bytes((i * 7 + 1) & 0xFF for i in range(off)))
+
+
+def seeds():
+    s = {}
+    s["empty_object"] = file_bytes("{}")
+    s["empty_padded"] = file_bytes("{}      ")
+    s["ws_around"] = file_bytes(' \t\r\n{"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}} \n', b"xy")
+    for dt, bits in DTYPES.items():
+        s["one_" + dt] = tensors([("t", dt, [2, 4])])
+    s["scalar"] = tensors([("s", "F32", [])])
+    s["zero_size"] = tensors([("z", "F32", [0, 3]), ("w", "F16", [2])])
+    s["zero_wrap_accepted"] = file_bytes('{"z":{"dtype":"U8","shape":[0,18446744073709551615,2],"data_offsets":[0,0]}}')
+    s["metadata"] = tensors([("w", "BF16", [3, 3])], metadata={"format": "pt", "k": "v"})
+    s["metadata_null"] = file_bytes('{"__metadata__":null,"a":{"dtype":"I8","shape":[1],"data_offsets":[0,1]}}', b"\x01")
+    s["escaped_names"] = file_bytes(
+        '{"a\\u0000b":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},'
+        '"\\ud83d\\ude00\\n":{"dtype":"U8","shape":[1],"data_offsets":[1,2]},'
+        '"":{"dtype":"U8","shape":[1],"data_offsets":[2,3]}}', b"abc")
+    s["escaped_keys"] = file_bytes('{"t":{"\\u0064type":"F32","shap\\u0065":[1],"data_offsets":[0,4]}}', b"\0\0\x80\x3f")
+    s["unicode_name"] = tensors([("größe.权重", "F32", [2])])
+    s["unknown_fields"] = file_bytes('{"t":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"x":[{"y":null}],"z":1.5e3}}', b"a")
+    s["subbyte"] = tensors([("a", "F4", [3, 2]), ("b", "F6_E2M3", [4]), ("c", "F6_E3M2", [8])])
+    s["many_dtypes"] = tensors([(dt.lower(), dt, [2, 2]) for dt in DTYPES])
+    s["rank5"] = tensors([("r", "I16", [1, 2, 1, 3, 2])])
+    s["unordered_entries"] = file_bytes(
+        '{"b":{"dtype":"U8","shape":[2],"data_offsets":[2,4]},"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}}',
+        b"abcd")
+    s["nested_unknown"] = file_bytes('{"__metadata__":{"a":"b"},"t":{"dtype":"U8","shape":[],"data_offsets":[0,1],'
+                                     '"u":' + "[" * 20 + "]" * 20 + "}}", b"z")
+    # A few rejected ones, so that error paths start covered.
+    s["bad_dup_key"] = file_bytes('{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},'
+                                  '"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}', b"a")
+    s["bad_gap"] = file_bytes('{"a":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}}', b"ab")
+    s["bad_truncated"] = tensors([("t", "F32", [4])])[:-3]
+    s["bad_trailing"] = tensors([("t", "F32", [1])]) + b"PK\x05\x06" + bytes(18)
+    s["bad_length"] = struct.pack("<Q", 2 ** 64 - 1) + b"{}"
+    return s
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--fixtures", default=os.path.join(HERE, "..", "..", "shared", "fixtures", "real"))
+    args = ap.parse_args()
+    made = seeds()
+    if os.path.isdir(args.fixtures):
+        for name in sorted(os.listdir(args.fixtures)):
+            p = os.path.join(args.fixtures, name)
+            if name.endswith(".safetensors") and os.path.getsize(p) <= MAX_FIXTURE:
+                with open(p, "rb") as f:
+                    made["fixture_" + name[: -len(".safetensors")]] = f.read()
+    for target in ("fuzz_header", "fuzz_file", "fuzz_structured"):
+        d = os.path.join(HERE, "corpus", target)
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+        for name, data in made.items():
+            with open(os.path.join(d, name), "wb") as f:
+                f.write(data)
+    print("wrote %d seeds for each of 3 targets" % len(made))
+
+
+if __name__ == "__main__":
+    main()
