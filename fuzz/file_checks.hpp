@@ -91,27 +91,36 @@ inline void check_slice(const File& f, const TensorView& v, std::span<const Slic
     FUZZ_CHECK(!r);
     return;
   }
-  std::uint64_t total = 0, prev_end = 0;
-  for (const ByteRange& br : plan->ranges) {
-    FUZZ_CHECK(br.begin < br.end);           // coalesced runs are never empty
-    FUZZ_CHECK(br.begin >= prev_end);        // in order, not overlapping
-    FUZZ_CHECK(br.end <= info.byte_size());  // inside the tensor
+  // Runs: non-empty, in order, inside the tensor, adding up to byte_size.
+  FUZZ_CHECK(plan->byte_size <= info.byte_size());
+  FUZZ_CHECK(plan->run_count == 0 || plan->run_bytes > 0);
+  FUZZ_CHECK(plan->run_bytes * plan->run_count == plan->byte_size);
+  std::uint64_t total = 0, prev_end = 0, runs = 0;
+  plan->for_each_run([&](ByteRange br) {
+    FUZZ_CHECK(br.begin < br.end);
+    FUZZ_CHECK(br.begin >= prev_end);
+    FUZZ_CHECK(br.end <= info.byte_size());
     total += br.end - br.begin;
     prev_end = br.end;
-  }
+    ++runs;
+  });
   FUZZ_CHECK(total == plan->byte_size);
-  FUZZ_CHECK(plan->byte_size <= info.byte_size());
+  FUZZ_CHECK(runs == plan->run_count);
+  // The result shape holds as many elements as the bytes selected.
+  std::uint64_t elems = 1;
+  for (auto d : plan->shape) elems *= d;
+  if (plan->byte_size > 0) FUZZ_CHECK(elems * bits(info.dtype) == plan->byte_size * 8);
 
   std::vector<std::byte> out(plan->byte_size);
   auto r = f.read_slice(info, spec, out);
   FUZZ_CHECK(r.ok());
   FUZZ_CHECK(r->byte_size == plan->byte_size);
   std::size_t at = 0;
-  for (const ByteRange& br : plan->ranges) {
+  plan->for_each_run([&](ByteRange br) {
     std::size_t n = br.end - br.begin;
     FUZZ_CHECK(std::memcmp(out.data() + at, v.data() + br.begin, n) == 0);
     at += n;
-  }
+  });
   if (plan->byte_size > 0) {
     std::vector<std::byte> small(plan->byte_size - 1);
     auto s = f.read_slice(info, spec, small);

@@ -19,6 +19,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DTYPES = {"BOOL": 8, "F4": 4, "F6_E2M3": 6, "F6_E3M2": 6, "U8": 8, "I8": 8, "F8_E5M2": 8, "F8_E4M3": 8,
           "F8_E8M0": 8, "F8_E4M3FNUZ": 8, "F8_E5M2FNUZ": 8, "I16": 16, "U16": 16, "F16": 16, "BF16": 16,
           "I32": 32, "U32": 32, "F32": 32, "C64": 64, "F64": 64, "I64": 64, "U64": 64}
+TARGETS = ("fuzz_header", "fuzz_file", "fuzz_structured", "fuzz_differential")
 MAX_FIXTURE = 20000  # bytes; larger real files make slow seeds
 
 
@@ -93,14 +94,14 @@ def main():
             if name.endswith(".safetensors") and os.path.getsize(p) <= MAX_FIXTURE:
                 with open(p, "rb") as f:
                     made["fixture_" + name[: -len(".safetensors")]] = f.read()
-    for target in ("fuzz_header", "fuzz_file", "fuzz_structured"):
+    for target in TARGETS:
         d = os.path.join(HERE, "corpus", target)
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(d)
         for name, data in made.items():
             with open(os.path.join(d, name), "wb") as f:
                 f.write(data)
-    print("wrote %d seeds for each of 3 targets" % len(made))
+    print("wrote %d seeds for each of %d targets" % (len(made), len(TARGETS)))
 
 
 if __name__ == "__main__":

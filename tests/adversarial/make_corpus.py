@@ -58,9 +58,32 @@ VALID = '{"w":%s}' % entry("F32", (2,), (0, 8))
 VALID_FILE = raw(VALID, bytes(range(8)))
 
 
-def case(name, data, errc, offset="-", tensor="-", reference=None, what=""):
+LAYOUT = ("bad_offsets", "size_overflow", "misaligned_subbyte", "size_mismatch")
+
+
+def case(name, data, errc, offset="-", tensor="-", reference=None, what="", at=None):
+    """One file. The expected offset is `offset`, or found in the header:
+    at=(needle, nth, delta) is the nth occurrence of needle, plus delta bytes.
+    Without either, errors about a tensor's layout point at its name (the
+    first occurrence of its key) and incomplete_buffer at the first byte where
+    the file and the data_offsets part ways."""
     if reference is None:
         reference = "accept" if errc == "ok" else "reject"
+    n = struct.unpack("<Q", data[:8])[0] if len(data) >= 8 else 0
+    header = data[8:8 + n]
+    if at is not None:
+        needle, nth, delta = (at + (0, 0))[:3] if isinstance(at, tuple) else (at, 0, 0)
+        needle = needle.encode() if isinstance(needle, str) else needle
+        pos = -1
+        for _ in range(nth + 1):
+            pos = header.index(needle, pos + 1)
+        offset = 8 + pos + delta
+    elif offset == "-" and errc in LAYOUT and tensor != "-":
+        offset = 8 + header.index(('"%s":' % tensor).encode())
+    elif offset == "-" and errc == "incomplete_buffer":
+        doc = json.loads(header)
+        end = max((v["data_offsets"][1] for k, v in doc.items() if k != "__metadata__"), default=0)
+        offset = min(len(data), 8 + n + end)
     CASES.append((name, data, errc, str(offset), tensor, reference, what))
 
 
@@ -76,7 +99,7 @@ def build():
     # --- the length prefix -------------------------------------------------
     case("len_empty_file", b"", "header_too_small", 0, what="zero bytes")
     case("len_seven_bytes", b"\x02\0\0\0\0\0\0", "header_too_small", 0, what="7 bytes, one short of the prefix")
-    case("len_zero", le(0), "invalid_json", what="N = 0: an empty header is not a JSON object")
+    case("len_zero", le(0), "invalid_json", 8, what="N = 0: an empty header is not a JSON object")
     case("len_past_end", raw("{}", n=100), "header_length", 0, what="N = 100 in a 10-byte file")
     case("len_u64_max", raw("{}", n=U64_MAX), "header_too_large", 0,
          what="N = 2^64-1: 8 + N wraps around to 7 if computed carelessly")
@@ -92,7 +115,7 @@ def build():
     vf = VALID.encode()
     case("len_one_short", le(len(vf) - 1) + vf + bytes(8), "invalid_json",
          what="N one byte short: the closing brace falls into the data")
-    case("len_one_long", le(len(vf) + 1) + vf + b"x" + bytes(7), "invalid_json",
+    case("len_one_long", le(len(vf) + 1) + vf + b"x" + bytes(7), "invalid_json", 8 + len(vf),
          what="N one byte long: a data byte becomes trailing JSON")
 
     # --- UTF-8 -----------------------------------------------------------------
@@ -121,38 +144,48 @@ def build():
          what="a byte-order mark before the object (valid UTF-8, not JSON whitespace)")
 
     # --- JSON syntax ------------------------------------------------------------
+    # The offset is that of the first byte that cannot be valid JSON there (the
+    # needle column; END: the end of the header), except for unclosed structures.
     E = entry()
-    for nm, text, what in [
-        ("json_trailing_comma_object", '{"a":%s,}' % E, "a comma before the closing brace"),
-        ("json_trailing_comma_array", '{"a":{"dtype":"U8","shape":[1,],"data_offsets":[0,1]}}', "shape [1,]"),
-        ("json_single_quotes", "{'a':%s}" % E, "single-quoted key"),
-        ("json_line_comment", '{"a":%s}//x' % E, "a // comment after the object"),
-        ("json_block_comment", '{/*x*/"a":%s}' % E, "a /* */ comment inside the object"),
-        ("json_nan", '{"a":%s}' % entry(extra=',"x":NaN'), "NaN in an ignored field"),
-        ("json_infinity", '{"a":%s}' % entry(extra=',"x":-Infinity'), "-Infinity in an ignored field"),
-        ("json_raw_tab_in_string", '{"a\tb":%s}' % E, "a raw tab inside a key"),
-        ("json_raw_newline_in_string", '{"__metadata__":{"k":"line\nbreak"},"a":%s}' % E, "a raw LF in a value"),
-        ("json_bad_escape", '{"a\\x41":%s}' % E, "\\x is not a JSON escape"),
-        ("json_short_unicode_escape", '{"a\\u00":%s}' % E, "\\u with two hex digits"),
-        ("json_lone_high_surrogate", '{"a\\ud800":%s}' % E, "\\ud800 with no low surrogate"),
-        ("json_lone_low_surrogate", '{"a\\udc00":%s}' % E, "\\udc00 on its own"),
-        ("json_high_then_letter", '{"a\\ud800\\u0041":%s}' % E, "\\ud800 followed by \\u0041"),
-        ("json_trailing_garbage", '{"a":%s} x' % E, "a letter after the object"),
-        ("json_two_objects", '{"a":%s}{}' % E, "two objects back to back"),
-        ("json_unterminated_string", '{"a":%s,"b' % E, "the header ends inside a string"),
-        ("json_unclosed_object", '{"a":%s' % E, "the closing brace is missing"),
-        ("json_missing_colon", '{"a" %s}' % E, "no colon between key and value"),
-        ("json_uppercase_literal", '{"__metadata__":NULL,"a":%s}' % E, "NULL instead of null"),
-        ("json_whitespace_only", "        ", "eight spaces"),
-        ("json_plus_sign", '{"a":{"dtype":"U8","shape":[+1],"data_offsets":[0,1]}}', "+1"),
-        ("json_leading_zero", '{"a":{"dtype":"U8","shape":[01],"data_offsets":[0,1]}}', "01"),
-        ("json_hex_number", '{"a":{"dtype":"U8","shape":[0x1],"data_offsets":[0,1]}}', "0x1"),
-        ("json_form_feed_whitespace", '\f{"a":%s}' % E, "form feed is not JSON whitespace"),
-        ("json_vertical_tab_whitespace", '{"a":%s}\v' % E, "vertical tab is not JSON whitespace"),
+    for nm, text, needle, what in [
+        ("json_trailing_comma_object", '{"a":%s,}' % E, ",}", "a comma before the closing brace"),
+        ("json_trailing_comma_array", '{"a":{"dtype":"U8","shape":[1,],"data_offsets":[0,1]}}', ",]",
+         "shape [1,]"),
+        ("json_single_quotes", "{'a':%s}" % E, "'", "single-quoted key"),
+        ("json_line_comment", '{"a":%s}//x' % E, "//", "a // comment after the object"),
+        ("json_block_comment", '{/*x*/"a":%s}' % E, "/*", "a /* */ comment inside the object"),
+        ("json_nan", '{"a":%s}' % entry(extra=',"x":NaN'), "NaN", "NaN in an ignored field"),
+        ("json_infinity", '{"a":%s}' % entry(extra=',"x":-Infinity'), "-Infinity", "-Infinity in an ignored field"),
+        ("json_raw_tab_in_string", '{"a\tb":%s}' % E, "\t", "a raw tab inside a key"),
+        ("json_raw_newline_in_string", '{"__metadata__":{"k":"line\nbreak"},"a":%s}' % E, "\n", "a raw LF in a value"),
+        ("json_bad_escape", '{"a\\x41":%s}' % E, "\\", "\\x is not a JSON escape"),
+        ("json_short_unicode_escape", '{"a\\u00":%s}' % E, "\\", "\\u with two hex digits"),
+        ("json_lone_high_surrogate", '{"a\\ud800":%s}' % E, "\\", "\\ud800 with no low surrogate"),
+        ("json_lone_low_surrogate", '{"a\\udc00":%s}' % E, "\\", "\\udc00 on its own"),
+        ("json_high_then_letter", '{"a\\ud800\\u0041":%s}' % E, "\\", "\\ud800 followed by \\u0041"),
+        ("json_trailing_garbage", '{"a":%s} x' % E, "x", "a letter after the object"),
+        ("json_two_objects", '{"a":%s}{}' % E, "{}", "two objects back to back"),
+        ("json_unterminated_string", '{"a":%s,"b' % E, "END", "the header ends inside a string"),
+        ("json_unclosed_object", '{"a":%s' % E, None, "the closing brace is missing"),
+        ("json_missing_colon", '{"a" %s}' % E, "{", "no colon between key and value"),
+        ("json_uppercase_literal", '{"__metadata__":NULL,"a":%s}' % E, "NULL", "NULL instead of null"),
+        ("json_whitespace_only", "        ", None, "eight spaces"),
+        ("json_plus_sign", '{"a":{"dtype":"U8","shape":[+1],"data_offsets":[0,1]}}', "+", "+1"),
+        ("json_leading_zero", '{"a":{"dtype":"U8","shape":[01],"data_offsets":[0,1]}}', "01", "01"),
+        ("json_hex_number", '{"a":{"dtype":"U8","shape":[0x1],"data_offsets":[0,1]}}', "x1", "0x1"),
+        ("json_form_feed_whitespace", '\f{"a":%s}' % E, "\f", "form feed is not JSON whitespace"),
+        ("json_vertical_tab_whitespace", '{"a":%s}\v' % E, "\v", "vertical tab is not JSON whitespace"),
+        ("json_nul_padding", '{"a":%s}' % E + "\0\0\0", "\0", "NUL bytes padding the header"),
     ]:
-        case(nm, raw(text, b"a"), "invalid_json", what=what)
-    nul = '{"a":%s}' % E + "\0\0\0"
-    case("json_nul_padding", raw(nul, b"a"), "invalid_json", what="NUL bytes padding the header")
+        if needle == "END":  # the end of the header
+            off = 8 + len(text.encode())
+        elif needle == "{":  # the entry's brace, after the key
+            off = hdr_off(text, "{", 1)
+        elif needle == ",}" or needle == ",]":
+            off = hdr_off(text, needle) + 1
+        else:
+            off = hdr_off(text, needle) if needle else "-"
+        case(nm, raw(text, b"a"), "invalid_json", off, what=what)
 
     # --- nesting -----------------------------------------------------------------
     def nested(levels, obj=False):
@@ -160,78 +193,89 @@ def build():
         inner = levels - 2
         val = ('{"k":' * inner + "0" + "}" * inner) if obj else ("[" * inner + "]" * inner)
         return raw('{"a":%s}' % entry(extra=',"x":' + val), b"a")
-    case("depth_128_arrays", nested(128), "nesting_too_deep", what="128 levels: one past serde_json's limit")
-    case("depth_128_objects", nested(128, obj=True), "nesting_too_deep", what="128 levels of objects")
+    # The error points at the bracket or brace that opens level 128: the 126th
+    # of the chain after "x": (levels 1 and 2 are the top object and the entry).
+    arr128, obj128 = ('"x":', 0, 4 + 125), ('"x":', 0, 4 + 5 * 125)
+    case("depth_128_arrays", nested(128), "nesting_too_deep", at=arr128,
+         what="128 levels: one past serde_json's limit")
+    case("depth_128_objects", nested(128, obj=True), "nesting_too_deep", at=obj128, what="128 levels of objects")
     case("depth_127_accepted", nested(127), "ok", what="exactly 127 levels are accepted")
-    case("depth_20k_arrays", nested(20_000), "nesting_too_deep",
+    case("depth_20k_arrays", nested(20_000), "nesting_too_deep", at=arr128,
          what="20,000 nested arrays: must fail by depth, without exhausting a stack")
-    case("depth_10k_objects", nested(10_000, obj=True), "nesting_too_deep",
+    case("depth_10k_objects", nested(10_000, obj=True), "nesting_too_deep", at=obj128,
          what="10,000 nested objects inside an ignored field")
 
     # --- schema --------------------------------------------------------------------
-    for nm, text, code, tensor, ref, what in [
-        ("schema_top_level_array", "[]", "bad_schema", "-", "reject", "the header is an array"),
-        ("schema_top_level_string", '"{}"', "bad_schema", "-", "reject", "the header is a string"),
-        ("schema_entry_array_form", '{"a":["U8",[1],[0,1]]}', "bad_schema", "a", "accept",
+    # Offsets: the offending value; a missing field: the tensor's name.
+    KEY_A, VAL_A = ('"a":',), ('"a":', 0, 4)
+    VAL_DTYPE, VAL_SHAPE, VAL_OFFS = ('"dtype":', 0, 8), ('"shape":', 0, 8), ('"data_offsets":', 0, 15)
+    VAL_META, VAL_K = ('"__metadata__":', 0, 15), ('"k":', 0, 4)
+    for nm, at, text, code, tensor, ref, what in [
+        ("schema_top_level_array", ("[]",), "[]", "bad_schema", "-", "reject", "the header is an array"),
+        ("schema_top_level_string", ('"{}"',), '"{}"', "bad_schema", "-", "reject", "the header is a string"),
+        ("schema_entry_array_form", VAL_A, '{"a":["U8",[1],[0,1]]}', "bad_schema", "a", "accept",
          "an entry spelled as an array (the reference's JSON library takes it: deviation)"),
-        ("schema_entry_string", '{"a":"U8"}', "bad_schema", "a", "reject", "an entry that is a string"),
-        ("schema_entry_null", '{"a":null}', "bad_schema", "a", "reject", "an entry that is null"),
-        ("schema_missing_dtype", '{"a":{"shape":[1],"data_offsets":[0,1]}}', "bad_schema", "a", "reject", "no dtype"),
-        ("schema_missing_shape", '{"a":{"dtype":"U8","data_offsets":[0,1]}}', "bad_schema", "a", "reject", "no shape"),
-        ("schema_missing_offsets", '{"a":{"dtype":"U8","shape":[1]}}', "bad_schema", "a", "reject", "no data_offsets"),
-        ("schema_dtype_number", '{"a":{"dtype":8,"shape":[1],"data_offsets":[0,1]}}', "bad_schema", "a", "reject",
+        ("schema_entry_string", VAL_A, '{"a":"U8"}', "bad_schema", "a", "reject", "an entry that is a string"),
+        ("schema_entry_null", VAL_A, '{"a":null}', "bad_schema", "a", "reject", "an entry that is null"),
+        ("schema_missing_dtype", KEY_A, '{"a":{"shape":[1],"data_offsets":[0,1]}}', "bad_schema", "a", "reject", "no dtype"),
+        ("schema_missing_shape", KEY_A, '{"a":{"dtype":"U8","data_offsets":[0,1]}}', "bad_schema", "a", "reject", "no shape"),
+        ("schema_missing_offsets", KEY_A, '{"a":{"dtype":"U8","shape":[1]}}', "bad_schema", "a", "reject", "no data_offsets"),
+        ("schema_dtype_number", VAL_DTYPE, '{"a":{"dtype":8,"shape":[1],"data_offsets":[0,1]}}', "bad_schema", "a", "reject",
          "dtype 8"),
-        ("schema_dtype_map_form", '{"a":{"dtype":{"U8":null},"shape":[1],"data_offsets":[0,1]}}', "bad_schema", "a",
+        ("schema_dtype_map_form", VAL_DTYPE, '{"a":{"dtype":{"U8":null},"shape":[1],"data_offsets":[0,1]}}', "bad_schema", "a",
          "accept", "dtype spelled as a map (an enum form the reference's JSON library takes: deviation)"),
-        ("schema_dtype_lowercase", '{"a":{"dtype":"u8","shape":[1],"data_offsets":[0,1]}}', "unknown_dtype", "a",
+        ("schema_dtype_lowercase", VAL_DTYPE, '{"a":{"dtype":"u8","shape":[1],"data_offsets":[0,1]}}', "unknown_dtype", "a",
          "reject", "lower-case dtype name"),
-        ("schema_dtype_unknown", '{"a":{"dtype":"F8_E4M3FN","shape":[1],"data_offsets":[0,1]}}', "unknown_dtype",
+        ("schema_dtype_unknown", VAL_DTYPE, '{"a":{"dtype":"F8_E4M3FN","shape":[1],"data_offsets":[0,1]}}', "unknown_dtype",
          "a", "reject", "a dtype name torch uses but safetensors does not"),
-        ("schema_dtype_trailing_space", '{"a":{"dtype":"U8 ","shape":[1],"data_offsets":[0,1]}}', "unknown_dtype",
+        ("schema_dtype_trailing_space", VAL_DTYPE, '{"a":{"dtype":"U8 ","shape":[1],"data_offsets":[0,1]}}', "unknown_dtype",
          "a", "reject", "'U8 '"),
-        ("schema_dtype_nul", '{"a":{"dtype":"U8\\u0000","shape":[1],"data_offsets":[0,1]}}', "unknown_dtype",
+        ("schema_dtype_nul", VAL_DTYPE, '{"a":{"dtype":"U8\\u0000","shape":[1],"data_offsets":[0,1]}}', "unknown_dtype",
          "a", "reject", "'U8' followed by an escaped NUL (C-string comparison would accept it)"),
-        ("schema_shape_number", '{"a":{"dtype":"U8","shape":1,"data_offsets":[0,1]}}', "bad_schema", "a", "reject",
+        ("schema_shape_number", VAL_SHAPE, '{"a":{"dtype":"U8","shape":1,"data_offsets":[0,1]}}', "bad_schema", "a", "reject",
          "shape 1 instead of [1]"),
-        ("schema_shape_map", '{"a":{"dtype":"U8","shape":{"0":1},"data_offsets":[0,1]}}', "bad_schema", "a",
+        ("schema_shape_map", VAL_SHAPE, '{"a":{"dtype":"U8","shape":{"0":1},"data_offsets":[0,1]}}', "bad_schema", "a",
          "reject", "shape as a map"),
-        ("schema_offsets_three", '{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1,1]}}', "bad_schema", "a",
+        ("schema_offsets_three", VAL_OFFS, '{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1,1]}}', "bad_schema", "a",
          "reject", "three data offsets"),
-        ("schema_offsets_one", '{"a":{"dtype":"U8","shape":[1],"data_offsets":[1]}}', "bad_schema", "a",
+        ("schema_offsets_one", VAL_OFFS, '{"a":{"dtype":"U8","shape":[1],"data_offsets":[1]}}', "bad_schema", "a",
          "reject", "one data offset"),
-        ("schema_offsets_map", '{"a":{"dtype":"U8","shape":[1],"data_offsets":{"b":0,"e":1}}}', "bad_schema", "a",
+        ("schema_offsets_map", VAL_OFFS, '{"a":{"dtype":"U8","shape":[1],"data_offsets":{"b":0,"e":1}}}', "bad_schema", "a",
          "reject", "data offsets as a map"),
-        ("schema_metadata_string", '{"__metadata__":"x","a":%s}' % E, "bad_schema", "-", "reject",
+        ("schema_metadata_string", VAL_META, '{"__metadata__":"x","a":%s}' % E, "bad_schema", "-", "reject",
          "__metadata__ is a string"),
-        ("schema_metadata_array", '{"__metadata__":[],"a":%s}' % E, "bad_schema", "-", "reject",
+        ("schema_metadata_array", VAL_META, '{"__metadata__":[],"a":%s}' % E, "bad_schema", "-", "reject",
          "__metadata__ is an array"),
-        ("schema_metadata_number_value", '{"__metadata__":{"k":1},"a":%s}' % E, "bad_schema", "-", "reject",
+        ("schema_metadata_number_value", VAL_K, '{"__metadata__":{"k":1},"a":%s}' % E, "bad_schema", "-", "reject",
          "a metadata value that is a number"),
-        ("schema_metadata_nested", '{"__metadata__":{"k":{"x":"y"}},"a":%s}' % E, "bad_schema", "-", "reject",
+        ("schema_metadata_nested", VAL_K, '{"__metadata__":{"k":{"x":"y"}},"a":%s}' % E, "bad_schema", "-", "reject",
          "a metadata value that is an object"),
-        ("schema_metadata_escaped_tensor", '{"\\u005f_metadata__":%s,"a":%s}' % (E, E), "bad_schema", "-", "reject",
+        ("schema_metadata_escaped_tensor", VAL_SHAPE, '{"\\u005f_metadata__":%s,"a":%s}' % (E, E), "bad_schema", "-", "reject",
          "an escaped __metadata__ holding a tensor entry: it is metadata, not a tensor"),
     ]:
-        case(nm, raw(text, b"a"), code, tensor=tensor, reference=ref, what=what)
+        case(nm, raw(text, b"a"), code, tensor=tensor, reference=ref, what=what, at=at)
 
     # --- integers ------------------------------------------------------------------
-    for nm, shape_s, offs_s, what in [
-        ("int_negative", "-1", "0,1", "shape [-1]"),
-        ("int_negative_zero", "-0", "0,1", "shape [-0]"),
-        ("int_fraction", "1.0", "0,1", "shape [1.0]"),
-        ("int_exponent", "1e0", "0,1", "shape [1e0]"),
-        ("int_exponent_upper", "1E0", "0,1", "shape [1E0]"),
-        ("int_2pow64", "18446744073709551616", "0,1", "2^64, one past u64"),
-        ("int_2pow64_in_offsets", "1", "0,18446744073709551616", "data_offsets end 2^64"),
-        ("int_huge", "1" + "0" * 40, "0,1", "a 41-digit number"),
-        ("int_string", '"1"', "0,1", "shape [\"1\"]"),
-        ("int_bool", "true", "0,1", "shape [true]"),
-        ("int_null_offset", "1", "0,null", "data_offsets [0,null]"),
-        ("int_negative_offset", "1", "-1,0", "data_offsets [-1,0]"),
-        ("int_float_offset", "1", "0,1.5", "data_offsets [0,1.5]"),
+    # The offset is that of the offending token (the needle column).
+    for nm, shape_s, offs_s, needle, what in [
+        ("int_negative", "-1", "0,1", "shape", "shape [-1]"),
+        ("int_negative_zero", "-0", "0,1", "shape", "shape [-0]"),
+        ("int_fraction", "1.0", "0,1", "shape", "shape [1.0]"),
+        ("int_exponent", "1e0", "0,1", "shape", "shape [1e0]"),
+        ("int_exponent_upper", "1E0", "0,1", "shape", "shape [1E0]"),
+        ("int_2pow64", "18446744073709551616", "0,1", "shape", "2^64, one past u64"),
+        ("int_2pow64_in_offsets", "1", "0,18446744073709551616", "off1", "data_offsets end 2^64"),
+        ("int_huge", "1" + "0" * 40, "0,1", "shape", "a 41-digit number"),
+        ("int_string", '"1"', "0,1", "shape", "shape [\"1\"]"),
+        ("int_bool", "true", "0,1", "shape", "shape [true]"),
+        ("int_null_offset", "1", "0,null", "off1", "data_offsets [0,null]"),
+        ("int_negative_offset", "1", "-1,0", "off0", "data_offsets [-1,0]"),
+        ("int_float_offset", "1", "0,1.5", "off1", "data_offsets [0,1.5]"),
     ]:
         text = '{"a":{"dtype":"U8","shape":[%s],"data_offsets":[%s]}}' % (shape_s, offs_s)
-        case(nm, raw(text, b"a"), "bad_integer", tensor="a", what=what)
+        at = {"shape": ('"shape":[', 0, 9), "off0": ('"data_offsets":[', 0, 16),
+              "off1": ('"data_offsets":[', 0, 16 + len(offs_s.split(",")[0]) + 1)}[needle]
+        case(nm, raw(text, b"a"), "bad_integer", tensor="a", what=what, at=at)
 
     # --- shapes and sizes ----------------------------------------------------------------
     for nm, dt, shape, offs, code, what in [
@@ -250,8 +294,10 @@ def build():
         ("shape_size_too_big", "F32", (2,), (0, 4), "size_mismatch", "F32 [2] in 4 bytes"),
         ("shape_size_too_small", "F32", (1,), (0, 8), "size_mismatch", "F32 [1] in 8 bytes"),
         ("shape_scalar_mismatch", "F64", (), (0, 4), "size_mismatch", "an F64 scalar in 4 bytes"),
-        ("shape_exabyte_consistent", "F32", (2 ** 61,), (0, 2 ** 63), "incomplete_buffer",
-         "a consistent 8 EiB tensor in a tiny file: rejected by size, never allocated"),
+        ("shape_bits_overflow_f32", "F32", (2 ** 61,), (0, 2 ** 63), "size_overflow",
+         "2^61 F32 elements: the byte count 2^63 fits, the bit count 2^66 does not"),
+        ("shape_exabyte_consistent", "U8", (2 ** 60,), (0, 2 ** 60), "incomplete_buffer",
+         "a consistent 1 EiB tensor in a tiny file: rejected by size, never allocated"),
     ]:
         data = bytes(offs[1]) if offs[1] < 64 else b""
         case(nm, raw('{"a":%s}' % entry(dt, shape, offs), data), code, tensor="a" if code not in ("ok", "incomplete_buffer") else "-", what=what)
@@ -273,8 +319,11 @@ def build():
          "bad_offsets", tensor="b", what="one tensor inside another")
     case("off_zero_size_at_end_ok", raw('{"a":%s,"z":%s}' % (entry("U8", (2,), (0, 2)), entry("U8", (0,), (2, 2))), b"ab"),
          "ok", what="a zero-size tensor at the end of the buffer is fine")
-    case("off_u64_max_end", raw('{"a":{"dtype":"U8","shape":[18446744073709551615],"data_offsets":[0,18446744073709551615]}}'),
-         "incomplete_buffer", what="a consistent 2^64-1-byte tensor: 8 + N + end overflows if added unchecked")
+    big = 2 ** 61 - 1  # the most U8 elements whose bit count fits in 64 bits
+    ents = ['"t%d":%s' % (i, entry("U8", (big,), (i * big, (i + 1) * big))) for i in range(8)]
+    ents.append('"t8":%s' % entry("U8", (7,), (8 * big, U64_MAX)))
+    case("off_u64_max_end", raw("{%s}" % ",".join(ents)), "incomplete_buffer",
+         what="nine consistent tensors ending at 2^64-1: 8 + N + end overflows if added unchecked")
 
     # --- the data buffer, truncation, polyglots ---------------------------------------
     case("buf_truncated", VALID_FILE[:-1], "incomplete_buffer", what="the last data byte is missing")
@@ -295,25 +344,27 @@ def build():
 
     # --- duplicates ---------------------------------------------------------------------
     case("dup_tensor", raw('{"a":%s,"a":%s}' % (entry("U8", (1,), (0, 1)), entry("U8", (1,), (0, 1))), b"a"),
-         "duplicate_key", tensor="a", reference="accept",
+         "duplicate_key", tensor="a", reference="accept", at=('"a":', 1),
          what="one tensor name twice (the reference keeps the last: deviation)")
     case("dup_tensor_different", raw('{"a":%s,"a":%s}' % (entry("U8", (2,), (0, 2)), entry("U16", (1,), (0, 2))), b"ab"),
-         "duplicate_key", tensor="a", reference="accept",
+         "duplicate_key", tensor="a", reference="accept", at=('"a":', 1),
          what="one name, two meanings: U8 [2] then U16 [1] over the same bytes (deviation)")
     case("dup_tensor_escaped", raw('{"a":%s,"\\u0061":%s}' % (entry(), entry()), b"a"),
-         "duplicate_key", tensor="a", reference="accept", what="\"a\" and \"\\u0061\": equal after unescaping (deviation)")
+         "duplicate_key", tensor="a", reference="accept", at='"\\u0061"',
+         what="\"a\" and \"\\u0061\": equal after unescaping (deviation)")
     case("dup_field_dtype", raw('{"a":{"dtype":"U8","dtype":"I8","shape":[1],"data_offsets":[0,1]}}', b"a"),
-         "duplicate_key", tensor="a", what="dtype twice in one entry")
+         "duplicate_key", tensor="a", at=('"dtype"', 1), what="dtype twice in one entry")
     case("dup_field_escaped", raw('{"a":{"dtype":"U8","\\u0064type":"I8","shape":[1],"data_offsets":[0,1]}}', b"a"),
-         "duplicate_key", tensor="a", what="dtype and \\u0064type in one entry")
+         "duplicate_key", tensor="a", at='"\\u0064type"', what="dtype and \\u0064type in one entry")
     case("dup_metadata_section", raw('{"__metadata__":{},"__metadata__":{"k":"v"},"a":%s}' % E, b"a"),
-         "duplicate_key", what="__metadata__ twice")
+         "duplicate_key", at=('"__metadata__"', 1), what="__metadata__ twice")
     case("dup_metadata_key", raw('{"__metadata__":{"k":"v","k":"w"},"a":%s}' % E, b"a"),
-         "duplicate_key", reference="accept", what="one metadata key twice (the reference keeps the last: deviation)")
+         "duplicate_key", reference="accept", at=('"k"', 1),
+         what="one metadata key twice (the reference keeps the last: deviation)")
     case("dup_unknown_field", raw('{"a":%s}' % entry(extra=',"x":1,"x":2'), b"a"), "duplicate_key", tensor="a",
-         reference="accept", what="an ignored field twice (deviation)")
+         reference="accept", at=('"x"', 1), what="an ignored field twice (deviation)")
     case("dup_in_ignored_object", raw('{"a":%s}' % entry(extra=',"x":{"y":1,"y":2}'), b"a"), "duplicate_key",
-         reference="accept", what="a key twice deep inside an ignored field (deviation)")
+         reference="accept", at=('"y"', 1), what="a key twice deep inside an ignored field (deviation)")
 
     # --- counts -------------------------------------------------------------------------
     n = 1000
@@ -322,7 +373,7 @@ def build():
          what="1,000 zero-size tensors all at offset 0 (legal: they share no bytes)")
     many_dup = many + ',"t17":%s' % entry("U8", (0,), (0, 0))
     case("count_1000_one_duplicate", raw("{%s}" % many_dup), "duplicate_key", tensor="t17",
-         reference="accept", what="1,001 entries, the last repeating an early name (deviation)")
+         reference="accept", at=('"t17":', 1), what="1,001 entries, the last repeating an early name (deviation)")
     many_bad = many + ',"zz":%s' % entry("U8", (1,), (0, 1))
     case("count_1000_then_one_byte", raw("{%s}" % many_bad, b"a"), "ok",
          what="1,000 zero-size tensors and one byte: valid, the zero-size ones sort first")
