@@ -16,9 +16,11 @@ std::string_view name(DType t) noexcept {
 }
 
 std::optional<DType> parse_dtype(std::string_view s) noexcept {
-  // 22 short names: a length + first-byte filter makes this a couple of compares.
+  // Called once per tensor while parsing: compare only the names of the same
+  // length and first byte (at most three candidates), not all 22.
+  if (s.empty() || s.size() > 11) return std::nullopt;
   for (std::size_t i = 0; i < kNames.size(); ++i)
-    if (kNames[i].size() == s.size() && kNames[i] == s) return static_cast<DType>(i);
+    if (kNames[i].size() == s.size() && kNames[i][0] == s[0] && kNames[i] == s) return static_cast<DType>(i);
   return std::nullopt;
 }
 

@@ -16,11 +16,14 @@
 namespace sft {
 
 struct HeaderBuilder {
-  explicit HeaderBuilder(const Limits& limits) : limits_(limits) {}
+  // track_positions: the front end passes each entry's file offset (slow path).
+  HeaderBuilder(const Limits& limits, bool track_positions) : limits_(limits), track_positions_(track_positions) {}
 
-  void reserve(std::size_t tensors);
+  // Reserve for `tensors` entries of a header of `header_bytes`: unescaped
+  // names never exceed the JSON bytes, so the name arena never reallocates.
+  void reserve(std::size_t tensors, std::size_t header_bytes);
   // Checks Limits (tensors, rank, name bytes); pos is the file offset of the
-  // entry's key, or Error::no_offset when the front end does not track positions.
+  // entry's key (ignored unless positions are tracked).
   Result<void> add_tensor(std::string_view name, DType dtype, std::span<const std::uint64_t> shape,
                           std::uint64_t begin, std::uint64_t end, std::uint64_t pos);
   void set_has_metadata() { h_.has_metadata_ = true; }
@@ -31,22 +34,18 @@ struct HeaderBuilder {
     h_.unknown_fields_.push_back({std::string(tensor), std::string(field)});
   }
 
-  // Sort by offsets, check tiling, sizes and the file size, check names are
-  // unique, build the index. `n` is the header length, `file_size` the file's.
+  // Sort by offsets, check names are unique, check tiling, sizes and the file
+  // size, build the index. `n` is the header length, `file_size` the file's.
   Result<Header> finish(std::uint64_t n, std::uint64_t file_size) &&;
 
  private:
-  struct Raw {
-    std::uint64_t name_at;  // into h_.names_
-    std::uint64_t shape_at; // into h_.shapes_
-    std::uint32_t name_len;
-    std::uint32_t rank;
-    std::uint64_t begin, end, pos;
-    DType dtype;
-  };
   const Limits& limits_;
+  bool track_positions_;
   Header h_;
-  std::vector<Raw> raw_;
+  // While building, each TensorInfo's name and shape views carry the right
+  // lengths but may point into an arena that has since grown; they are never
+  // read before finish() re-points them, walking the arenas in insertion order.
+  std::vector<std::uint64_t> pos_;  // per tensor, when positions are tracked
 };
 
 }  // namespace sft

@@ -1,10 +1,11 @@
 // src/header_parse.hpp — the two JSON front ends of parse_header (internal).
 //
-// parse_header() first tries the fast front end (simdjson's DOM parser, run-time
-// dispatched to the best SIMD kernel). It declines (nullopt) on anything
-// irregular: a syntax error, a token simdjson reads differently from the
-// reference ("-0", integers beyond 64 bits in ignored fields), or any schema or
-// layout error. The slow front end then decides with exact byte offsets. Both
+// parse_header() first tries the fast front end (simdjson's stage 1, run-time
+// dispatched to the best SIMD kernel, plus a walk over the structural indexes
+// that accepts only the exact header shape). It declines (nullopt) on anything
+// irregular: escapes, unknown fields, any number but a plain unsigned integer,
+// any schema or layout error. The slow front end then decides, with exact byte
+// offsets and the reference's rules for every JSON value. Both
 // are exposed here so that the differential fuzzer can check that whenever the
 // fast one accepts, the slow one accepts with an identical Header.
 #pragma once
@@ -25,9 +26,5 @@ std::optional<Header> parse_header_fast(const char* json, std::size_t n, std::ui
 
 // Authoritative: json[0..n) only. Offsets in errors are file offsets (8 + index).
 Result<Header> parse_header_slow(const char* json, std::size_t n, std::uint64_t file_size, const Limits& limits);
-
-// True when json may contain a "-0" number token, which simdjson reads as the
-// integer 0 while the reference reads a float (rejected in shape/offsets).
-bool may_contain_negative_zero(const char* json, std::size_t n) noexcept;
 
 }  // namespace sft::detail

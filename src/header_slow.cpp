@@ -264,7 +264,7 @@ Result<Header> parse_header_slow(const char* json, std::size_t n, std::uint64_t 
   if (bad != utf8_ok) return Error(Errc::invalid_utf8, "the header is not valid UTF-8", kBase + bad);
   auto syntax = check_json_syntax(json, n, std::min<std::uint32_t>(limits.max_depth, 1024), kBase);
   if (!syntax) return std::move(syntax).error();
-  HeaderBuilder builder(limits);
+  HeaderBuilder builder(limits, true);
   auto walked = SchemaWalker(json, n, builder).run();
   if (!walked) return std::move(walked).error();
   return std::move(builder).finish(n, file_size);

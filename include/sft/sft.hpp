@@ -8,4 +8,5 @@
 #include "sft/limits.hpp"
 #include "sft/result.hpp"
 #include "sft/slice.hpp"
+#include "sft/strict.hpp"
 #include "sft/tensor_view.hpp"

@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Golden tests of the sft command-line tool.
+
+Each directory tests/cli/cases/CASE holds
+  cmd         one line: the arguments after `sft`, split like a shell would
+              (shlex); a word with * or ? is expanded like a shell glob,
+              sorted, relative to the working directory
+  stdout.exp  the exact bytes expected on stdout
+  stderr.exp  the exact bytes expected on stderr
+  exit.exp    the expected exit status
+
+A case runs in its own working directory (under --work) that holds
+  files/        -> tests/cli/files (inputs written by make_files.py)
+  fixtures/     -> the shared fixtures (../shared/fixtures), when present
+  a-directory/  an empty directory
+  a-fifo        a named pipe
+  no-permission.safetensors   a copy of files/ok.safetensors with mode 000
+so outputs name files by short relative paths that are the same everywhere.
+The environment is reduced to PATH and LC_ALL=C.
+
+A case that uses fixtures/ is skipped when the fixtures are absent. One that
+uses no-permission.safetensors runs sft as user nobody (setpriv) when the tests
+run as root, who could read the file; it is skipped if that is impossible.
+Exit status: 0 all passed, 1 some failed, 77 every selected case was skipped.
+
+SFT_CLI_UPDATE=1 writes the actual outputs as the new expectations instead of
+comparing. Review every changed file (git diff) before committing it: an
+expectation that records a bug is worse than none.
+"""
+import argparse
+import difflib
+import glob
+import os
+import shlex
+import shutil
+import stat
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CASES = os.path.join(HERE, "cases")
+FILES = os.path.join(HERE, "files")
+
+
+def prepare_workdir(work, fixtures):
+    if os.path.isdir(work):
+        np = os.path.join(work, "no-permission.safetensors")
+        if os.path.exists(np):
+            os.chmod(np, 0o600)
+        shutil.rmtree(work)
+    os.makedirs(work)
+    os.symlink(FILES, os.path.join(work, "files"))
+    if os.path.isdir(fixtures):
+        os.symlink(os.path.abspath(fixtures), os.path.join(work, "fixtures"))
+    os.mkdir(os.path.join(work, "a-directory"))
+    os.mkfifo(os.path.join(work, "a-fifo"))
+    np = os.path.join(work, "no-permission.safetensors")
+    shutil.copyfile(os.path.join(FILES, "ok.safetensors"), np)
+    os.chmod(np, 0)
+
+
+def expand(words, work):
+    args = []
+    for w in words:
+        if any(c in w for c in "*?["):
+            matches = sorted(glob.glob(w, root_dir=work))
+            args.extend(matches if matches else [w])
+        else:
+            args.append(w)
+    return args
+
+
+NOBODY = 65534
+
+
+def needs_unprivileged(cmdline):
+    return "no-permission" in cmdline and os.geteuid() == 0
+
+
+def skip_reason(cmdline, fixtures):
+    if "fixtures/" in cmdline and not os.path.isdir(fixtures):
+        return f"fixtures not found at {fixtures}"
+    if needs_unprivileged(cmdline) and not shutil.which("setpriv"):
+        return "running as root (who reads a file of mode 000) and setpriv is missing"
+    return None
+
+
+def show(data):
+    return data.decode("utf-8", errors="backslashreplace").splitlines(keepends=True)
+
+
+def run_case(name, sft, fixtures, work_root, update):
+    case = os.path.join(CASES, name)
+    with open(os.path.join(case, "cmd"), encoding="utf-8") as f:
+        cmdline = f.read().strip()
+    reason = skip_reason(cmdline, fixtures)
+    if reason:
+        print(f"SKIP {name}: {reason}")
+        return "skip"
+    work = os.path.join(work_root, name)
+    prepare_workdir(work, fixtures)
+    args = expand(shlex.split(cmdline), work)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C"}
+    prefix = []
+    if needs_unprivileged(cmdline):
+        prefix = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+    try:
+        p = subprocess.run(prefix + [sft] + args, cwd=work, env=env, capture_output=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        print(f"FAIL {name}: timed out: sft {cmdline}")
+        return "fail"
+    actual = {"stdout.exp": p.stdout, "stderr.exp": p.stderr, "exit.exp": f"{p.returncode}\n".encode()}
+
+    if update:
+        for fname, data in actual.items():
+            with open(os.path.join(case, fname), "wb") as f:
+                f.write(data)
+        print(f"UPDATED {name}")
+        return "pass"
+
+    failed = False
+    for fname, data in actual.items():
+        path = os.path.join(case, fname)
+        if not os.path.exists(path):
+            print(f"FAIL {name}: {fname} missing (SFT_CLI_UPDATE=1 writes it; review it before committing)")
+            failed = True
+            continue
+        with open(path, "rb") as f:
+            want = f.read()
+        if want != data:
+            failed = True
+            print(f"FAIL {name}: {fname} differs (sft {cmdline})")
+            sys.stdout.writelines(difflib.unified_diff(show(want), show(data), f"expected/{fname}", f"actual/{fname}"))
+            print()
+    if not failed:
+        print(f"PASS {name}")
+    return "fail" if failed else "pass"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sft", required=True, help="the sft binary")
+    ap.add_argument("--fixtures", default=os.path.join(HERE, "..", "..", "..", "shared", "fixtures"))
+    ap.add_argument("--work", required=True, help="scratch directory for the cases' working directories")
+    ap.add_argument("cases", nargs="*", help="case names (default: all)")
+    args = ap.parse_args()
+
+    names = args.cases or sorted(d for d in os.listdir(CASES) if os.path.isdir(os.path.join(CASES, d)))
+    update = os.environ.get("SFT_CLI_UPDATE", "") not in ("", "0")
+    sft = os.path.abspath(args.sft)
+    results = [run_case(n, sft, args.fixtures, os.path.abspath(args.work), update) for n in names]
+    if "fail" in results:
+        return 1
+    if results and all(r == "skip" for r in results):
+        return 77
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
