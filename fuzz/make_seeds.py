@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
 """Write the seed corpora of the fuzz targets (fuzz/corpus/<target>/).
 
+fuzz_npy gets .npy files written by NumPy (and a few hostile ones);
+fuzz_writer_roundtrip gets pseudo-random bytes (its input is decoded by
+FuzzedDataProvider, so any bytes are a valid seed).
+
 Seeds are small, valid or nearly valid safetensors files in the style of the
 unit tests: one tensor of every dtype, scalars, zero-size tensors, metadata,
 escaped and unicode names, whitespace around the object, unknown fields, and
@@ -83,6 +87,69 @@ def seeds():
     return s
 
 
+def npy_seeds():
+    """.npy files as NumPy writes them, and a few it would refuse or misread."""
+    try:
+        import io
+        import numpy as np
+        from numpy.lib import format as npf
+    except ImportError:
+        print("numpy missing: no .npy seeds written")
+        return {}
+    out = {}
+
+    def save(name, arr, version=None, fortran=False):
+        buf = io.BytesIO()
+        a = np.asfortranarray(arr) if fortran else arr
+        npf.write_array(buf, a, version=version, allow_pickle=False)
+        out[name] = buf.getvalue()
+
+    for dt in ["<f2", "<f4", "<f8", "|i1", "|u1", "<i2", "<u2", "<i4", "<u4", "<i8", "<u8", "|b1", "<c8"]:
+        save("npy_" + dt.strip("<|"), (np.arange(6) % 3).astype(dt).reshape(2, 3))
+    save("npy_big_endian_f4", np.arange(6, dtype=">f4").reshape(3, 2))
+    save("npy_big_endian_c8", np.arange(4, dtype=">c8"))
+    save("npy_fortran", np.arange(24, dtype="<i4").reshape(2, 3, 4), fortran=True)
+    save("npy_scalar", np.array(1.5, dtype="<f8"))
+    save("npy_empty", np.zeros((0, 5), dtype="<f4"))
+    save("npy_void2", np.zeros(4, dtype="V2"))
+    save("npy_version2", np.arange(3, dtype="<u2"), version=(2, 0))
+    save("npy_version3", np.arange(3, dtype="<u2"), version=(3, 0))
+    save("npy_rank6", np.zeros((1, 2, 1, 2, 1, 2), dtype="|u1"))
+    hdr = b"{'descr': '|O', 'fortran_order': False, 'shape': (1,), }"
+    out["npy_object_pickle"] = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(hdr) + 1) + hdr + b"\n" + \
+        b"\x80\x02cos\nsystem\nq\x00."
+    hdr = b"{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,), }"
+    out["npy_structured"] = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(hdr) + 1) + hdr + b"\n" + bytes(4)
+    hdr = b"{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }"
+    out["npy_huge_shape"] = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(hdr) + 1) + hdr + b"\n"
+    hdr = b"{'descr': '<f4', 'fortran_order': __import__('os'), 'shape': (1,), }"
+    out["npy_code"] = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(hdr) + 1) + hdr + b"\n" + bytes(4)
+    out["npy_truncated"] = out["npy_f4"][:-3]
+    out["npy_bad_magic"] = b"\x93NUMPZ" + out["npy_f4"][6:]
+    return out
+
+
+def writer_seeds():
+    """FuzzedDataProvider inputs: any bytes decode to some tensor set."""
+    out, x = {}, 12345
+    for i, n in enumerate((0, 1, 8, 32, 64, 128, 256, 512, 1024, 2048)):
+        b = bytearray()
+        for _ in range(n):
+            x = (x * 1103515245 + 12345) & 0x7FFFFFFF
+            b.append((x >> 16) & 0xFF)
+        out["random_%02d_%d" % (i, n)] = bytes(b)
+    return out
+
+
+def write_corpus(target, made):
+    d = os.path.join(HERE, "corpus", target)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    for name, data in made.items():
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(data)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--fixtures", default=os.path.join(HERE, "..", "..", "shared", "fixtures", "real"))
@@ -95,13 +162,13 @@ def main():
                 with open(p, "rb") as f:
                     made["fixture_" + name[: -len(".safetensors")]] = f.read()
     for target in TARGETS:
-        d = os.path.join(HERE, "corpus", target)
-        shutil.rmtree(d, ignore_errors=True)
-        os.makedirs(d)
-        for name, data in made.items():
-            with open(os.path.join(d, name), "wb") as f:
-                f.write(data)
+        write_corpus(target, made)
     print("wrote %d seeds for each of %d targets" % (len(made), len(TARGETS)))
+    npy = npy_seeds()
+    if npy:
+        write_corpus("fuzz_npy", npy)
+        print("wrote %d .npy seeds" % len(npy))
+    write_corpus("fuzz_writer_roundtrip", writer_seeds())
 
 
 if __name__ == "__main__":

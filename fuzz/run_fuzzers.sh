@@ -2,7 +2,7 @@
 # fuzz/run_fuzzers.sh BUDGET_SECONDS [TARGET...]
 #
 # Builds the libFuzzer targets with clang under ASan + UBSan (no recovery) and
-# runs each one for BUDGET_SECONDS with the dictionary, its seed corpus, its
+# runs each one for BUDGET_SECONDS with its dictionary, its seed corpus, its
 # saved regressions and (for the parser targets) the adversarial corpus. New
 # inputs go to fuzz/corpus-run/<target>/ (ignored by git); crashes, leaks,
 # timeouts and out-of-memory inputs go to fuzz/corpus-run/artifacts/<target>/.
@@ -66,10 +66,15 @@ for t in "${targets[@]}"; do
   case $t in
     fuzz_header | fuzz_file | fuzz_differential) dirs+=("$root/tests/adversarial/files") ;;
   esac
+  case $t in
+    fuzz_npy) dict=(-dict="$root/fuzz/npy.dict") ;;
+    fuzz_writer_roundtrip) dict=() ;;  # FuzzedDataProvider input: no tokens to splice
+    *) dict=(-dict="$root/fuzz/safetensors.dict") ;;
+  esac
   log=$run_dir/$t.log
   set +e
   # shellcheck disable=SC2086  # SFT_FUZZ_FLAGS is a list of flags
-  "$build/fuzz/$t" -max_total_time="$budget" -dict="$root/fuzz/safetensors.dict" \
+  "$build/fuzz/$t" -max_total_time="$budget" "${dict[@]}" \
     -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=256 \
     -print_final_stats=1 -artifact_prefix="$run_dir/artifacts/$t/" ${SFT_FUZZ_FLAGS:-} \
     "$run_dir/$t" "${dirs[@]}" >"$log" 2>&1
