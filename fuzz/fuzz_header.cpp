@@ -5,14 +5,19 @@
 //  - parse_header reads only the first 8 + N bytes: handed exactly those (in an
 //    exact-size buffer, so ASan sees any read past them) it decides the same;
 //  - tighter Limits never accept what the defaults reject, and when they accept
-//    they give the same Header.
+//    they give the same Header;
+//  - strict_check on an accepted header reports only strict_violation findings
+//    named after a documented rule, with offsets inside the file.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "fuzz_common.hpp"
 #include "sft/header.hpp"
+#include "sft/strict.hpp"
 
 using namespace sft;
 
@@ -21,6 +26,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto full = parse_header(bytes, size);
   if (full) {
     fuzz::check_header(*full, size);
+    static constexpr std::string_view rules[] = {"header_start", "header_padding", "header_alignment",
+                                                 "unknown_field", "tensor_alignment", "empty_tensor_offset"};
+    for (const Error& e : strict_check(bytes, *full)) {
+      FUZZ_CHECK(e.code == Errc::strict_violation);
+      bool named = false;
+      for (auto r : rules) named |= e.message.rfind(std::string(r) + ":", 0) == 0;
+      FUZZ_CHECK(named);
+      FUZZ_CHECK(e.offset == Error::no_offset || e.offset <= size);
+    }
   } else {
     fuzz::check_parse_error(full.error(), size);
   }
