@@ -45,7 +45,9 @@ std::string Error::to_string() const {
       if (has_off) s += ", ";
       s += "tensor ";
       for (unsigned char c : tensor) {
-        if (c < 0x20 || c == 0x7f) {
+        if (c == '\\') {
+          s += "\\\\";  // so that a literal "\x0a" in a name reads apart from a newline
+        } else if (c < 0x20 || c == 0x7f) {
           static const char* hex = "0123456789abcdef";
           s += "\\x";
           s += hex[c >> 4];

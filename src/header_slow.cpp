@@ -9,6 +9,7 @@
 
 #include "header_builder.hpp"
 #include "header_parse.hpp"
+#include "json_escape.hpp"
 #include "json_syntax.hpp"
 #include "utf8.hpp"
 
@@ -122,7 +123,7 @@ class SchemaWalker {
     k.clear();
     std::size_t after = unescape_json_string(p_, n_, i, k);
     if (!keys.insert(k).second)
-      return Error(Errc::duplicate_key, "key \"" + k + "\" repeated in a JSON object", kBase + i);
+      return Error(Errc::duplicate_key, "key " + json_string(k) + " repeated in a JSON object", kBase + i);
     end_ = ws(ws(after) + 1);
     return {};
   }
@@ -145,11 +146,11 @@ class SchemaWalker {
       i = ws(ws(unescape_json_string(p_, n_, i, key)) + 1);
       if (p_[i] != '"')
         return Error(Errc::bad_schema,
-                     "__metadata__ value of \"" + key + "\" must be a string, not " + kind_of(p_[i]), kBase + i);
+                     "__metadata__ value of " + json_string(key) + " must be a string, not " + kind_of(p_[i]), kBase + i);
       value.clear();
       i = ws(unescape_json_string(p_, n_, i, value));
       if (!seen.insert(key).second)
-        return Error(Errc::duplicate_key, "__metadata__ key \"" + key + "\" appears twice", kBase + key_pos);
+        return Error(Errc::duplicate_key, "__metadata__ key " + json_string(key) + " appears twice", kBase + key_pos);
       b_.add_metadata(key, value);
       if (p_[i] == ',') i = ws(i + 1);
     }
@@ -212,7 +213,7 @@ class SchemaWalker {
       field.clear();
       i = ws(ws(unescape_json_string(p_, n_, i, field)) + 1);
       auto repeated = [&] {
-        return Error(Errc::duplicate_key, "field \"" + field + "\" repeated in a tensor entry", kBase + field_pos, name);
+        return Error(Errc::duplicate_key, "field " + json_string(field) + " repeated in a tensor entry", kBase + field_pos, name);
       };
       if (field == "dtype") {
         if (dtype) return repeated();
@@ -221,7 +222,7 @@ class SchemaWalker {
         text.clear();
         end_ = unescape_json_string(p_, n_, i, text);
         dtype = parse_dtype(text);
-        if (!dtype) return Error(Errc::unknown_dtype, "unknown dtype \"" + text + "\"", kBase + i, name);
+        if (!dtype) return Error(Errc::unknown_dtype, "unknown dtype " + json_string(text), kBase + i, name);
       } else if (field == "shape") {
         if (have_shape) return repeated();
         have_shape = true;

@@ -4,6 +4,7 @@
 #include <clocale>
 #include <cmath>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -35,15 +36,82 @@ long hex4(const char* p, std::size_t n, std::size_t i) noexcept {
 
 bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 
-// The value of a number token as a double, in the C locale. The reference
-// (serde_json) rejects a number whose magnitude overflows f64; underflow to
-// zero is accepted.
-bool number_overflows_double(const char* p, std::size_t len) {
-  static locale_t c_locale = newlocale(LC_ALL_MASK, "C", static_cast<locale_t>(nullptr));
-  std::string tok(p, len);
-  errno = 0;
-  double v = c_locale ? strtod_l(tok.c_str(), nullptr, c_locale) : std::strtod(tok.c_str(), nullptr);
-  return std::isinf(v);
+// Powers of ten 1e0 .. 1e308 as the nearest doubles (strtod is correctly
+// rounded in the C locale), built once.
+const double* pow10_table() {
+  static const std::vector<double> table = [] {
+    std::vector<double> t(309);
+    locale_t c_locale = newlocale(LC_ALL_MASK, "C", static_cast<locale_t>(nullptr));
+    for (int i = 0; i < 309; ++i) {
+      std::string lit = "1e" + std::to_string(i);
+      t[static_cast<std::size_t>(i)] =
+          c_locale ? strtod_l(lit.c_str(), nullptr, c_locale) : std::strtod(lit.c_str(), nullptr);
+    }
+    if (c_locale) freelocale(c_locale);
+    return t;
+  }();
+  return table.data();
+}
+
+// Whether the reference rejects a number token (already checked against the
+// JSON grammar) as out of range. The reference does not round correctly: it
+// keeps at most a u64 of significant digits (further integer digits each raise
+// the exponent by one, further fraction digits are dropped), saturates the
+// exponent, converts the significand to a double and scales it by powers of
+// ten, rejecting the number when that overflows. Near the largest double this
+// decides differently from strtod in both directions, so sft follows it.
+bool reference_number_out_of_range(const char* p, std::size_t len) {
+  std::size_t i = 0;
+  if (p[i] == '-') ++i;
+  std::uint64_t sig = 0;
+  std::int64_t exp = 0;  // kept within i32 like the reference's, see below
+  // Appends a digit unless the significand is full (sticky within one part:
+  // the fraction tries again after the integer part overflowed, as the reference does).
+  bool full = false;
+  auto push = [&](unsigned d) {
+    std::uint64_t next;
+    if (full || __builtin_mul_overflow(sig, 10u, &next) || __builtin_add_overflow(next, d, &next)) {
+      full = true;
+      return false;
+    }
+    sig = next;
+    return true;
+  };
+  while (i < len && is_digit(p[i]))
+    if (!push(static_cast<unsigned>(p[i++] - '0'))) ++exp;
+  if (!full && i == len) return false;  // an integer within u64 (or i64): exact
+  full = false;
+  if (i < len && p[i] == '.') {
+    ++i;
+    while (i < len && is_digit(p[i]))
+      if (push(static_cast<unsigned>(p[i++] - '0'))) --exp;
+  }
+  if (i < len && (p[i] == 'e' || p[i] == 'E')) {
+    ++i;
+    bool negative = false;
+    if (p[i] == '+' || p[i] == '-') negative = p[i++] == '-';
+    std::int64_t e = 0;
+    constexpr std::int64_t i32_max = 2147483647;
+    for (; i < len; ++i) {
+      e = e * 10 + (p[i] - '0');
+      if (e > i32_max) return sig != 0 && !negative;  // an exponent beyond i32: zero or out of range
+    }
+    exp = negative ? exp - e : exp + e;
+    exp = std::clamp<std::int64_t>(exp, -i32_max - 1, i32_max);  // saturating, as the reference's i32
+  }
+  double f = static_cast<double>(sig);
+  const double* pow10 = pow10_table();
+  for (;;) {
+    std::int64_t mag = exp < 0 ? -exp : exp;
+    if (mag <= 308) {
+      if (exp >= 0) return std::isinf(f * pow10[mag]);
+      return false;
+    }
+    if (f == 0.0) return false;
+    if (exp > 0) return true;
+    f /= 1e308;
+    exp += 308;
+  }
 }
 
 class Checker {
@@ -215,7 +283,7 @@ class Checker {
     // Integers within i64/u64 are exact for the reference; anything else is
     // read as an f64, and one that overflows it is an error there.
     bool small_int = integral && len <= 19;
-    if (!small_int && number_overflows_double(p_ + start, len))
+    if (!small_int && reference_number_out_of_range(p_ + start, len))
       return fail(start, "number out of range of a 64-bit float");
     return {};
   }

@@ -1,13 +1,31 @@
 #include "name_index.hpp"
 
 #include <bit>
+#include <chrono>
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
 namespace sft::detail {
 
-std::uint64_t hash_name(std::string_view name) noexcept { return XXH3_64bits(name.data(), name.size()); }
+namespace {
+// A per-process seed, so that a hostile file cannot be built in advance to
+// make every name collide in the index (hash flooding). Address-space layout
+// randomisation and the clock make it unpredictable without a syscall that
+// could fail.
+std::uint64_t process_seed() noexcept {
+  static const std::uint64_t seed = [] {
+    static int anchor;
+    auto t = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+    return XXH3_64bits_withSeed(&t, sizeof t, reinterpret_cast<std::uintptr_t>(&anchor));
+  }();
+  return seed;
+}
+}  // namespace
+
+std::uint64_t hash_name(std::string_view name) noexcept {
+  return XXH3_64bits_withSeed(name.data(), name.size(), process_seed());
+}
 
 std::size_t build_name_index(std::span<const TensorInfo> tensors, std::vector<std::uint32_t>& table) {
   // Load factor <= 1/2 keeps probe sequences short; positions fit in u32
