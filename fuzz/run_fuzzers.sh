@@ -10,8 +10,9 @@
 # fuzz/regressions/<target>/, fix the bug, and it is replayed by ctest forever.
 #
 # Environment:
-#   SFT_FUZZ_BUILD_DIR  build directory (default build-fuzz); an existing
-#                       clang build (e.g. CI's sanitizer build) is reused as is
+#   SFT_FUZZ_BUILD_DIR  build directory (default build-fuzz; SFT_FUZZ_BUILD is
+#                       an alias); an existing clang build (e.g. CI's sanitizer
+#                       build) is reused as is
 #   SFT_FUZZ_JOBS       parallel build jobs (default 2)
 #   SFT_FUZZ_MAX_LEN    libFuzzer -max_len (default 16384)
 #   SFT_FUZZ_FLAGS      extra libFuzzer flags, e.g. "-jobs=2 -workers=2"
@@ -27,7 +28,7 @@ budget=$1
 shift
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-build=${SFT_FUZZ_BUILD_DIR:-$root/build-fuzz}
+build=${SFT_FUZZ_BUILD_DIR:-${SFT_FUZZ_BUILD:-$root/build-fuzz}}
 jobs=${SFT_FUZZ_JOBS:-2}
 max_len=${SFT_FUZZ_MAX_LEN:-16384}
 run_dir=$root/fuzz/corpus-run
