@@ -1,6 +1,8 @@
 #include "sft/dtype.hpp"
 
 #include <array>
+#include <cstdint>
+#include <cstring>
 
 namespace sft {
 
@@ -15,12 +17,36 @@ std::string_view name(DType t) noexcept {
   return i < kNames.size() ? kNames[i] : std::string_view("?");
 }
 
+namespace {
+std::uint64_t first8(std::string_view s) noexcept {
+  std::uint64_t k = 0;
+  std::memcpy(&k, s.data(), s.size() < 8 ? s.size() : 8);
+  return k;
+}
+struct Key {
+  std::uint64_t first8;
+  std::size_t size;
+};
+const std::array<Key, dtype_count>& keys() noexcept {
+  static const std::array<Key, dtype_count> k = [] {
+    std::array<Key, dtype_count> out{};
+    for (std::size_t i = 0; i < kNames.size(); ++i) out[i] = {first8(kNames[i]), kNames[i].size()};
+    return out;
+  }();
+  return k;
+}
+}  // namespace
+
 std::optional<DType> parse_dtype(std::string_view s) noexcept {
-  // Called once per tensor while parsing: compare only the names of the same
-  // length and first byte (at most three candidates), not all 22.
+  // Called once per tensor while parsing: compare the first eight bytes as one
+  // integer (every name but the two FNUZ ones fits), not byte strings.
   if (s.empty() || s.size() > 11) return std::nullopt;
-  for (std::size_t i = 0; i < kNames.size(); ++i)
-    if (kNames[i].size() == s.size() && kNames[i][0] == s[0] && kNames[i] == s) return static_cast<DType>(i);
+  const std::uint64_t k = first8(s);
+  const auto& table = keys();
+  for (std::size_t i = 0; i < table.size(); ++i)
+    if (table[i].first8 == k && table[i].size == s.size() &&
+        (s.size() <= 8 || kNames[i].substr(8) == s.substr(8)))
+      return static_cast<DType>(i);
   return std::nullopt;
 }
 

@@ -11,7 +11,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "byte_source.hpp"
 #include "header_parse.hpp"
+#include "header_read.hpp"
+#include "sft/compressed.hpp"
 
 namespace sft {
 
@@ -22,6 +25,20 @@ struct File::Impl {
   const std::byte* base = nullptr;  // the whole file in memory (mmap or borrowed); null in pread mode
   ReadMode mode = ReadMode::mmap;
   Header header;
+  // Set for a compressed checkpoint: it borrows `fd` and serves every read
+  // (base stays null, as in pread mode). See sft/compressed.hpp.
+  std::unique_ptr<CompressedReader> compressed;
+
+  // Copy file bytes [at, at + out.size()), already checked to lie within the file.
+  Result<void> read_at(std::uint64_t at, std::span<std::byte> out) const {
+    if (out.empty()) return {};
+    if (base) {
+      std::memcpy(out.data(), base + at, out.size());
+      return {};
+    }
+    if (compressed) return compressed->read(at, out);
+    return detail::pread_exact(fd, at, out);
+  }
 
   ~Impl() {
     if (map) ::munmap(map, static_cast<std::size_t>(size));
@@ -33,22 +50,6 @@ namespace {
 
 Error io_error(const std::string& what, const std::filesystem::path& path, int err) {
   return Error(Errc::io_error, what + " " + path.string() + ": " + std::strerror(err));
-}
-
-// pread exactly out.size() bytes at `offset`; a short read (the file shrank) is an error.
-Result<void> pread_exact(int fd, std::uint64_t offset, std::span<std::byte> out) {
-  std::size_t done = 0;
-  while (done < out.size()) {
-    ssize_t got = ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      return Error(Errc::io_error, std::string("read failed: ") + std::strerror(errno), offset + done);
-    }
-    if (got == 0)
-      return Error(Errc::io_error, "the file ended early (truncated after it was opened?)", offset + done);
-    done += static_cast<std::size_t>(got);
-  }
-  return {};
 }
 
 }  // namespace
@@ -68,18 +69,28 @@ Result<File> File::open(const std::filesystem::path& path, const OpenOptions& op
   if (!S_ISREG(st.st_mode)) return Error(Errc::io_error, "not a regular file: " + path.string());
   impl->size = static_cast<std::uint64_t>(st.st_size);
 
+  // A compressed checkpoint starts with a zstd frame or an "SFTZ" prefix;
+  // read as a header length, either exceeds 100,000,000, so no safetensors
+  // file is taken for one. The reader checks its seek table and parses the
+  // decompressed header; the file is then served like pread mode.
+  if (options.allow_compressed && impl->size >= 4) {
+    std::byte magic[4];
+    if (auto r = detail::pread_exact(impl->fd, 0, magic); !r) return std::move(r).error();
+    if (is_compressed(magic)) {
+      auto reader = CompressedReader::from_fd(impl->fd, impl->size, options.limits);
+      if (!reader) return std::move(reader).error();
+      impl->compressed = std::make_unique<CompressedReader>(std::move(*reader));
+      impl->mode = ReadMode::pread;
+      impl->size = impl->compressed->size();
+      impl->header = impl->compressed->header();
+      return File(std::move(impl));
+    }
+  }
+
   if (options.mode == ReadMode::pread) {
-    std::byte prefix[8];
-    std::size_t have = impl->size < 8 ? static_cast<std::size_t>(impl->size) : 8;
-    if (auto r = pread_exact(impl->fd, 0, {prefix, have}); !r) return std::move(r).error();
-    auto n = parse_header_length({prefix, have}, impl->size, options.limits);
-    if (!n) return std::move(n).error();
-    // n was checked against the file size and the limit: the buffer is bounded by real bytes.
-    std::vector<std::byte> head(8 + static_cast<std::size_t>(*n) + detail::json_padding());
-    if (auto r = pread_exact(impl->fd, 0, {head.data(), 8 + static_cast<std::size_t>(*n)}); !r)
-      return std::move(r).error();
-    std::memset(head.data() + 8 + *n, ' ', detail::json_padding());
-    auto h = parse_header(head, impl->size, options.limits);
+    auto h = detail::read_header(
+        [fd = impl->fd](std::uint64_t o, std::span<std::byte> out) { return detail::pread_exact(fd, o, out); },
+        impl->size, options.limits);
     if (!h) return std::move(h).error();
     impl->header = std::move(*h);
     return File(std::move(impl));
@@ -126,7 +137,17 @@ const Header& File::header() const& noexcept { return impl_->header; }
 std::uint64_t File::size() const noexcept { return impl_->size; }
 ReadMode File::mode() const noexcept { return impl_->mode; }
 bool File::mapped() const noexcept { return impl_->base != nullptr; }
-int File::fd() const noexcept { return impl_->fd; }
+int File::fd() const noexcept { return impl_->compressed ? -1 : impl_->fd; }
+bool File::compressed() const noexcept { return impl_->compressed != nullptr; }
+const CompressedReader* File::compressed_reader() const noexcept { return impl_->compressed.get(); }
+
+Result<void> File::read_bytes(std::uint64_t offset, std::span<std::byte> out) const {
+  if (offset > impl_->size || out.size() > impl_->size - offset)
+    return Error(Errc::invalid_argument, "range of " + std::to_string(out.size()) + " bytes at " +
+                                             std::to_string(offset) + " is outside the file's " +
+                                             std::to_string(impl_->size) + " bytes");
+  return impl_->read_at(offset, out);
+}
 
 std::span<const std::byte> File::bytes() const& noexcept {
   if (!impl_->base) return {};
@@ -143,7 +164,8 @@ Result<TensorView> File::tensor(std::string_view name) const& {
   const TensorInfo* info = impl_->header.find(name);
   if (!info) return Error(Errc::not_found, "no tensor of that name", Error::no_offset, std::string(name));
   if (!impl_->base)
-    return Error(Errc::not_mapped, "the file was opened in pread mode; copy the tensor out with read()",
+    return Error(Errc::not_mapped, impl_->compressed ? "the file is a compressed checkpoint; copy the tensor out with read()"
+                                     : "the file was opened in pread mode; copy the tensor out with read()",
                  Error::no_offset, std::string(name));
   return view(*info);
 }
@@ -155,12 +177,7 @@ Result<void> File::read_range(const TensorInfo& info, std::uint64_t offset, std:
                      " is outside the tensor's " + std::to_string(info.byte_size()) + " bytes",
                  Error::no_offset, std::string(info.name));
   const std::uint64_t at = impl_->header.data_start() + info.data_offsets.begin + offset;
-  if (out.empty()) return {};
-  if (impl_->base) {
-    std::memcpy(out.data(), impl_->base + at, out.size());
-    return {};
-  }
-  auto r = pread_exact(impl_->fd, at, out);
+  auto r = impl_->read_at(at, out);
   if (!r) return Error(r.error().code, r.error().message, r.error().offset, std::string(info.name));
   return {};
 }

@@ -422,6 +422,12 @@ static_assert(!views_of_rvalue<File>, "views of a temporary File must not compil
 static_assert(!views_of_rvalue<File&&>, "views of a temporary File must not compile");
 static_assert(requires(const File& f) { f.tensor(std::string_view{}); f.bytes(); f.header(); f.views(); });
 static_assert(!std::is_copy_constructible_v<File> && std::is_nothrow_move_constructible_v<File>);
+// Nor through a temporary Result: File::open(p)->tensor("w") would view a File
+// destroyed at the end of the statement; a named Result (or another Result type) is fine.
+template <class R>
+concept arrow_works = requires { std::declval<R>().operator->(); };
+static_assert(!arrow_works<sft::Result<File>> && !arrow_works<const sft::Result<File>>);
+static_assert(arrow_works<sft::Result<File>&> && arrow_works<sft::Result<sft::Header>>);
 
 // ---------------------------------------------------------------------------
 // Slicing.

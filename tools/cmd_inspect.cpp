@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "checkpoint_cli.hpp"
 #include "command.hpp"
 #include "header_loader.hpp"
 #include "json_escape.hpp"
@@ -14,6 +15,7 @@ namespace {
 
 constexpr std::string_view kUsage =
     "sft inspect [--json] FILE\n"
+    "  FILE may also be a checkpoint (a directory or an index *.json): each shard is shown in turn\n"
     "  --json  print {\"header_bytes\",\"data_bytes\",\"metadata\",\"tensors\"} as one JSON object\n"
     "exit status: 0 valid, 1 invalid, 2 unreadable or a usage error";
 
@@ -161,6 +163,49 @@ std::string inspect_text(std::string_view path, const Header& h) {
   return s;
 }
 
+// A checkpoint: a summary line, then each shard as a single file is shown.
+int inspect_checkpoint(const std::string& path, bool json) {
+  int status = 2;
+  auto c = open_checkpoint_or_report(path, &status);
+  if (!c) return status;
+  std::string s;
+  if (json) {
+    s = "{\"index\":";
+    if (c->sharded()) detail::append_json_string(s, c->index_path().filename().string());
+    else s += "null";
+    s += ",\"total_size\":" + (c->has_total_size() ? std::to_string(c->total_size()) : std::string("null"));
+    s += ",\"tensors\":" + std::to_string(c->size()) + ",\"shards\":[";
+  } else {
+    s = "checkpoint: " + printable(path) + "\n";
+    s += "index: " + (c->sharded() ? printable(c->index_path().filename().string()) : std::string("none")) + "\n";
+    if (c->has_total_size()) s += "total_size: " + std::to_string(c->total_size()) + "\n";
+    s += "shards: " + std::to_string(c->shards().size()) + ", tensors: " + std::to_string(c->size()) + "\n";
+  }
+  for (std::size_t i = 0; i < c->shards().size(); ++i) {
+    auto f = c->shard(i);
+    if (!f) {
+      err(error_line(path, f.error()));
+      return error_status(f.error());
+    }
+    const std::string shard = (c->directory() / c->shards()[i]).string();
+    if (json) {
+      std::string one = inspect_json((*f)->header());
+      one.pop_back();  // the newline
+      if (i) s += ',';
+      s += "{\"file\":";
+      detail::append_json_string(s, c->shards()[i]);
+      s += ',';
+      s.append(one, 1, std::string::npos);
+    } else {
+      s += '\n';
+      s += inspect_text(shard, (*f)->header());
+    }
+  }
+  s += json ? "]}\n" : "";
+  out(s);
+  return 0;
+}
+
 int run_inspect(std::span<const std::string_view> args) {
   bool json = false, options_done = false;
   std::vector<std::string> files;
@@ -176,6 +221,7 @@ int run_inspect(std::span<const std::string_view> args) {
   if (files.empty()) return usage_error("inspect", "no FILE given");
   if (files.size() > 1) return usage_error("inspect", "exactly one FILE expected");
 
+  if (is_checkpoint_path(files[0])) return inspect_checkpoint(files[0], json);
   auto loaded = load_header(files[0]);
   if (loaded.status != LoadedHeader::Status::valid) {
     err(error_line(files[0], loaded.error));

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "checkpoint_cli.hpp"
 #include "command.hpp"
 #include "header_loader.hpp"
 #include "json_escape.hpp"
@@ -18,6 +19,7 @@ namespace {
 
 constexpr std::string_view kUsage =
     "sft validate [--strict] [--json] FILE...\n"
+    "  FILE may also be a checkpoint: a directory or an index (*.json); the index and every shard are checked\n"
     "  --strict  also report what the format's README forbids but the reference accepts\n"
     "  --json    print a JSON array of results on stdout instead of report lines\n"
     "exit status: 0 all valid, 1 any invalid, 2 any unreadable or a usage error";
@@ -26,11 +28,47 @@ struct FileResult {
   std::string path;
   LoadedHeader::Status status;
   std::vector<Error> errors;  // empty when valid
+  std::vector<Error> warnings;  // checkpoints only: total_size problems without --strict
+  bool checkpoint = false;
 };
 
+// A directory or an index: open it, check the index and every shard
+// (Checkpoint::check), and with --strict run every shard through strict_check.
+FileResult validate_checkpoint(const std::string& path, bool strict) {
+  FileResult r{path, LoadedHeader::Status::valid, {}, {}, true};
+  CheckpointOptions options;
+  options.strict = strict;
+  auto c = Checkpoint::open(path, options);
+  if (!c) {
+    r.status = error_status(c.error()) == 2 ? LoadedHeader::Status::unreadable : LoadedHeader::Status::invalid;
+    r.errors.push_back(std::move(c).error());
+    return r;
+  }
+  auto report = c->check();
+  r.errors = std::move(report.errors);
+  r.warnings = std::move(report.warnings);
+  if (strict) {
+    for (std::size_t s = 0; s < c->shards().size(); ++s) {
+      if (!c->shard_opened(s)) continue;
+      auto f = c->shard(s);
+      if (!f || !(*f)->mapped()) continue;
+      const auto& h = (*f)->header();
+      for (auto& e : strict_check((*f)->bytes().first(h.data_start()), h)) {
+        e.message = c->shards()[s] + ": " + e.message;
+        r.errors.push_back(std::move(e));
+      }
+    }
+  }
+  for (const auto& e : r.errors)
+    if (error_status(e) == 2) r.status = LoadedHeader::Status::unreadable;
+  if (!r.errors.empty() && r.status == LoadedHeader::Status::valid) r.status = LoadedHeader::Status::invalid;
+  return r;
+}
+
 FileResult validate_one(const std::string& path, bool strict) {
+  if (is_checkpoint_path(path)) return validate_checkpoint(path, strict);
   auto loaded = load_header(path);
-  FileResult r{path, loaded.status, {}};
+  FileResult r{path, loaded.status, {}, {}, false};
   if (loaded.status != LoadedHeader::Status::valid) {
     r.errors.push_back(std::move(loaded.error));
     return r;
@@ -82,7 +120,16 @@ std::string results_json(const std::vector<FileResult>& results) {
       if (k) s += ",";
       append_error_json(s, r.errors[k]);
     }
-    s += "]}";
+    s += "]";
+    if (r.checkpoint) {
+      s += ",\"warnings\":[";
+      for (std::size_t k = 0; k < r.warnings.size(); ++k) {
+        if (k) s += ",";
+        append_error_json(s, r.warnings[k]);
+      }
+      s += "]";
+    }
+    s += "}";
   }
   s += results.empty() ? "]\n" : "\n]\n";
   return s;
@@ -110,6 +157,15 @@ int run_validate(std::span<const std::string_view> args) {
     auto r = validate_one(path, strict);
     status = std::max(status, exit_status(r.status));
     if (!json) {
+      if (!r.warnings.empty()) {
+        std::string lines;
+        for (const auto& e : r.warnings) {
+          std::string line = error_line(path, e);
+          lines += line.insert(printable(path).size() + 2, "warning: ");
+        }
+        std::fflush(stdout);
+        err(lines);
+      }
       if (r.errors.empty()) {
         out(printable(path) + ": ok\n");
       } else {

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "command.hpp"
+#include "sft/compressed.hpp"
 
 namespace sft::cli {
 
@@ -76,6 +77,25 @@ LoadedHeader load_header(const std::string& path) {
   r.file_size = static_cast<std::uint64_t>(st.st_size);
   r.prefix.resize(r.file_size < 8 ? static_cast<std::size_t>(r.file_size) : 8);
   if (!read_at(f.fd, r.prefix, 0)) return read_failure(errno);
+
+  // A compressed checkpoint (docs/compression.md): the header is that of the
+  // decompressed file, decompressed from its own frames; the data frames are
+  // not read.
+  if (is_compressed(r.prefix)) {
+    auto z = CompressedReader::from_fd(f.fd, r.file_size);
+    if (!z) {
+      if (z.error().code == Errc::io_error) return unreadable(z.error());
+      r.status = LoadedHeader::Status::invalid;
+      r.error = z.error();
+      return r;
+    }
+    r.file_size = z->size();
+    r.prefix.resize(static_cast<std::size_t>(z->header().data_start()));
+    if (auto s = z->read(0, r.prefix); !s) return unreadable(s.error());
+    r.header = z->header();
+    r.status = LoadedHeader::Status::valid;
+    return r;
+  }
 
   auto n = parse_header_length(r.prefix, r.file_size);
   if (!n) {

@@ -59,20 +59,24 @@ enum class Errc : int {
   writer_state = 67,       // an operation out of order (bytes after finish, declare after header...)
 
   // --- 80..99: sharded checkpoints (index.json) ----------------------------------------
-  bad_index = 80,
-  shard_path = 81,
-  shard_missing_tensor = 82,
-  shard_unlisted_tensor = 83,
-  total_size_mismatch = 84,
+  bad_index = 80,             // index.json not JSON, or weight_map / metadata / total_size of the wrong type
+  shard_path = 81,            // a shard name that is not a plain .safetensors file inside the checkpoint's directory
+  shard_missing_tensor = 82,  // weight_map names a tensor that its shard does not hold
+  shard_unlisted_tensor = 83, // a shard holds a tensor that weight_map does not map to it
+  total_size_mismatch = 84,   // metadata.total_size differs from the tensors' byte sizes (an error only when strict)
+  shard_missing = 85,         // a shard named by the index does not exist
+  no_checkpoint = 86,         // a directory with no index and not exactly one .safetensors file
+  unsupported_dtype = 87,     // a dtype conversion that sft does not perform (see sft/convert.hpp)
 
   // --- 100..119: digests and compression ------------------------------------------
-  digest_mismatch = 100,
-  no_digest = 101,
-  bad_digest = 102,
-  compressed_corrupt = 103,
-  compressed_truncated = 104,
-  compressed_too_large = 105,
-  bad_seek_table = 106,
+  digest_mismatch = 100,      // a tensor's bytes do not hash to its embedded digest
+  no_digest = 101,            // the file (or that tensor) carries no embedded digest
+  bad_digest = 102,           // the embedded digest metadata is malformed (docs/api.md, "Digests")
+  compressed_corrupt = 103,   // a zstd frame that does not decode to what the seek table says
+  compressed_truncated = 104, // a compressed file or frame that ends early
+  compressed_too_large = 105, // a frame or seek table beyond Limits::max_frame_bytes / max_frames
+  bad_seek_table = 106,       // the seek table is missing, malformed or inconsistent with the file
+  compressed_unsupported = 107, // a format version or flag this build does not know, or no zstd
 
   // --- 120..139: the GPU layer ----------------------------------------------------------
   gpu_no_backend = 120,

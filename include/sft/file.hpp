@@ -6,6 +6,10 @@
 // by another process yields io_error instead of SIGBUS. File::from_memory
 // borrows a caller's buffer, which must outlive the File.
 //
+// A compressed checkpoint (sft/compressed.hpp) is recognised by its first
+// bytes and read like a pread-mode file: the header and the tensors are
+// decompressed on demand, only the frames a read covers.
+//
 // A File is move-only: it owns the mapping. Views (TensorView, spans) point into
 // it and into its Header and must not outlive it; the overloads that would
 // return a view of a temporary File are deleted.
@@ -43,7 +47,12 @@ struct OpenOptions {
   AccessHint hint = AccessHint::normal;
   bool populate = false;  // MAP_POPULATE: fault every page in at open
   Limits limits{};
+  // Recognise compressed checkpoints (sft/compressed.hpp); when false, such a
+  // file is rejected by the header parser like any other non-safetensors file.
+  bool allow_compressed = true;
 };
+
+class CompressedReader;
 
 class File {
  public:
@@ -83,8 +92,17 @@ class File {
   Result<SlicePlan> read_slice(const TensorInfo& info, std::span<const SliceSpec> spec,
                                std::span<std::byte> out) const;
 
-  // Native file descriptor (-1 for from_memory), for I/O the caller schedules itself.
+  // Native file descriptor (-1 for from_memory and compressed checkpoints),
+  // for I/O the caller schedules itself.
   int fd() const noexcept;
+
+  // Compressed checkpoints: mapped() is false, mode() is pread, size() and all
+  // offsets are those of the decompressed file, and reads decompress.
+  bool compressed() const noexcept;
+  const CompressedReader* compressed_reader() const noexcept;  // nullptr unless compressed()
+  // Copy out.size() bytes of the file (the decompressed file, for a
+  // compressed checkpoint) starting at `offset`; works in every mode.
+  Result<void> read_bytes(std::uint64_t offset, std::span<std::byte> out) const;
 
   // Iterate views in data order (mapped files only).
   class iterator;
@@ -97,6 +115,9 @@ class File {
   explicit File(std::unique_ptr<Impl> impl) noexcept;
   std::unique_ptr<Impl> impl_;
 };
+
+template <>
+inline constexpr bool result_owns_views<File> = true;
 
 class File::iterator {
  public:

@@ -15,6 +15,11 @@
 
 namespace sft {
 
+// True for types whose member functions hand out views into themselves (File,
+// Checkpoint): Result<T>::operator-> is then deleted on a temporary Result.
+template <class T>
+inline constexpr bool result_owns_views = false;
+
 template <class T>
 class [[nodiscard]] Result {
  public:
@@ -36,8 +41,14 @@ class [[nodiscard]] Result {
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
   T&& operator*() && { return std::move(*this).value(); }
-  T* operator->() { return &value(); }
-  const T* operator->() const { return &value(); }
+  T* operator->() & { return &value(); }
+  const T* operator->() const& { return &value(); }
+  T* operator->() && requires(!result_owns_views<T>) { return &value(); }
+  // Not on a temporary owner of views: `File::open(p)->tensor("w")` would
+  // hand out a view of a File destroyed at the end of the statement. Name the
+  // Result first: `auto f = File::open(p); f->tensor("w")`.
+  T* operator->() && requires(result_owns_views<T>) = delete;
+  const T* operator->() const&& requires(result_owns_views<T>) = delete;
 
  private:
   std::variant<T, Error> v_;

@@ -4,10 +4,15 @@
 Each directory tests/cli/cases/CASE holds
   cmd         one line: the arguments after `sft`, split like a shell would
               (shlex); a word with * or ? is expanded like a shell glob,
-              sorted, relative to the working directory
+              sorted, relative to the working directory. Several lines are
+              several runs of sft, one after the other in the same working
+              directory (e.g. split, then validate what it wrote): their
+              outputs are concatenated and exit.exp holds one status per line
   stdout.exp  the exact bytes expected on stdout
   stderr.exp  the exact bytes expected on stderr
   exit.exp    the expected exit status
+  requires    (optional) commands the case needs; without one of them in
+              this build (`sft --help`), the case is skipped
 
 A case runs in its own working directory (under --work) that holds
   files/        -> tests/cli/files (inputs written by make_files.py)
@@ -77,7 +82,15 @@ def needs_unprivileged(cmdline):
     return "no-permission" in cmdline and os.geteuid() == 0
 
 
-def skip_reason(cmdline, fixtures):
+def skip_reason(cmdline, fixtures, sft, case):
+    # A case may list in a file `requires` the commands it needs; it is skipped
+    # when this build lacks one (split, merge and convert need the Writer).
+    req = os.path.join(case, "requires")
+    if os.path.exists(req):
+        listed = subprocess.run([sft, "--help"], capture_output=True, text=True).stdout
+        for command in open(req, encoding="utf-8").read().split():
+            if f"\n  {command} " not in listed:
+                return f"this sft has no '{command}' command"
     if "fixtures/" in cmdline and not os.path.isdir(fixtures):
         return f"fixtures not found at {fixtures}"
     if needs_unprivileged(cmdline) and not shutil.which("setpriv"):
@@ -93,23 +106,27 @@ def run_case(name, sft, fixtures, work_root, update):
     case = os.path.join(CASES, name)
     with open(os.path.join(case, "cmd"), encoding="utf-8") as f:
         cmdline = f.read().strip()
-    reason = skip_reason(cmdline, fixtures)
+    reason = skip_reason(cmdline, fixtures, sft, case)
     if reason:
         print(f"SKIP {name}: {reason}")
         return "skip"
     work = os.path.join(work_root, name)
     prepare_workdir(work, fixtures)
-    args = expand(shlex.split(cmdline), work)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C"}
     prefix = []
     if needs_unprivileged(cmdline):
         prefix = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
-    try:
-        p = subprocess.run(prefix + [sft] + args, cwd=work, env=env, capture_output=True, timeout=120)
-    except subprocess.TimeoutExpired:
-        print(f"FAIL {name}: timed out: sft {cmdline}")
-        return "fail"
-    actual = {"stdout.exp": p.stdout, "stderr.exp": p.stderr, "exit.exp": f"{p.returncode}\n".encode()}
+    actual = {"stdout.exp": b"", "stderr.exp": b"", "exit.exp": b""}
+    for line in [l for l in cmdline.splitlines() if l.strip()] or [""]:
+        args = expand(shlex.split(line), work)
+        try:
+            p = subprocess.run(prefix + [sft] + args, cwd=work, env=env, capture_output=True, timeout=120)
+        except subprocess.TimeoutExpired:
+            print(f"FAIL {name}: timed out: sft {line}")
+            return "fail"
+        actual["stdout.exp"] += p.stdout
+        actual["stderr.exp"] += p.stderr
+        actual["exit.exp"] += f"{p.returncode}\n".encode()
 
     if update:
         for fname, data in actual.items():

@@ -1,0 +1,177 @@
+// sft/checkpoint.hpp — a model stored as one file or as shards with an index.
+//
+// Checkpoint::open takes any of
+//   * a .safetensors file,
+//   * an index file (model.safetensors.index.json, or any *.json), whose
+//     shards live in the index's own directory (the directory of the path as
+//     given, not of a symlink's target, as Hugging Face's cache requires),
+//   * a directory holding model.safetensors.index.json, else exactly one
+//     *.safetensors.index.json, else exactly one *.safetensors file
+//     (no_checkpoint otherwise).
+// Tensors are looked up by name across shards. A shard is opened (File::open)
+// the first time one of its tensors is asked for; const member functions may be
+// called from several threads at once.
+//
+// The index is untrusted input, checked when it is opened:
+//   bad_index             not UTF-8 / not JSON (with the byte offset), not an
+//                         object, no "weight_map" object, a weight_map value
+//                         that is not a string, "metadata" not an object,
+//                         metadata.total_size not a non-negative integer;
+//   duplicate_key         a key repeated in the top-level object, in
+//                         weight_map (a tensor mapped twice) or in metadata;
+//   shard_path            a shard name that is not a plain file name ending in
+//                         ".safetensors": empty, absolute, ".", "..", holding a
+//                         '/', '\\', ':' or control character; or a symlink
+//                         that resolves outside the checkpoint's directory
+//                         (unless CheckpointOptions::follow_external_symlinks);
+//   shard_missing         a named shard does not exist.
+// Checks that need every shard open run in check() / validate():
+//   shard_missing_tensor  weight_map maps a tensor to a shard that lacks it;
+//   shard_unlisted_tensor a shard holds a tensor that weight_map does not map
+//                         to that shard (absent, or mapped to another shard);
+//   total_size_mismatch   metadata.total_size is missing or differs from the
+//                         sum of the tensors' byte sizes: a warning, or an
+//                         error with CheckpointOptions::strict;
+// plus every error of opening a shard, its message prefixed with the shard name.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sft/file.hpp"
+#include "sft/result.hpp"
+
+namespace sft {
+
+struct CheckpointOptions {
+  OpenOptions open{};               // how each shard is opened
+  bool strict = false;              // total_size problems are errors, not warnings
+  // Accept shards that are symlinks resolving outside the checkpoint's
+  // directory (the Hugging Face cache links snapshot files to ../../blobs/).
+  bool follow_external_symlinks = false;
+  std::uint64_t max_index_bytes = 100'000'000;  // larger index files are bad_index
+};
+
+// Everything check() found: errors make the checkpoint invalid; warnings do not.
+struct CheckpointReport {
+  std::vector<Error> errors;
+  std::vector<Error> warnings;
+  bool ok() const noexcept { return errors.empty(); }
+};
+
+// One tensor of a checkpoint: its shard and its entry in that shard's header.
+struct CheckpointTensor {
+  std::size_t shard = 0;
+  const File* file = nullptr;
+  const TensorInfo* info = nullptr;
+  TensorView view() const noexcept { return file->view(*info); }
+};
+
+class Checkpoint {
+ public:
+  static Result<Checkpoint> open(const std::filesystem::path& path, const CheckpointOptions& options = {});
+
+  Checkpoint(Checkpoint&&) noexcept;
+  Checkpoint& operator=(Checkpoint&&) noexcept;
+  Checkpoint(const Checkpoint&) = delete;
+  Checkpoint& operator=(const Checkpoint&) = delete;
+  ~Checkpoint();
+
+  bool sharded() const noexcept;                          // opened through an index
+  const std::filesystem::path& directory() const noexcept;
+  const std::filesystem::path& index_path() const noexcept;  // empty for a single file
+
+  // Shard file names (relative to directory()), sorted bytewise; a single file is shard 0.
+  std::span<const std::string> shards() const noexcept;
+  std::filesystem::path shard_path(std::size_t shard) const;
+  // The shard, opened on first use (errors are remembered: a second call returns the same).
+  Result<const File*> shard(std::size_t shard) const;
+  bool shard_opened(std::size_t shard) const noexcept;
+
+  // Tensor names as listed by the index (or the single file), sorted bytewise.
+  std::span<const std::string> names() const noexcept;
+  std::size_t size() const noexcept;
+  bool contains(std::string_view name) const noexcept;
+  // The shard that the index maps a tensor to (not_found if none).
+  Result<std::size_t> shard_of(std::string_view name) const;
+
+  // The tensor, opening its shard if needed: not_found, shard_missing_tensor,
+  // or the shard's open error.
+  Result<CheckpointTensor> find(std::string_view name) const;
+  // Zero-copy view (not_mapped when shards are opened in pread mode).
+  Result<TensorView> tensor(std::string_view name) const&;
+  Result<TensorView> tensor(std::string_view name) && = delete;
+
+  // Every listed tensor in a stable order: shard order, then data order within
+  // the shard. Opens every shard; the first error is returned.
+  Result<std::vector<CheckpointTensor>> tensors() const;
+
+  // Opens every shard and checks every rule above; collects all errors.
+  CheckpointReport check() const;
+  // check(), as a Result: the first error, or the warnings.
+  Result<std::vector<Error>> validate() const;
+
+  // metadata.total_size of the index, when present.
+  bool has_total_size() const noexcept;
+  std::uint64_t total_size() const noexcept;
+
+ private:
+  struct Impl;
+  explicit Checkpoint(std::unique_ptr<Impl> impl) noexcept;
+  std::unique_ptr<Impl> impl_;
+};
+
+template <>
+inline constexpr bool result_owns_views<Checkpoint> = true;
+
+// --- writing: how tensors are spread over shards ------------------------------------
+//
+// The Hugging Face layout, as huggingface_hub's split_state_dict_into_shards
+// computes it: tensors are taken in the order given; a tensor joins the current
+// shard unless that would take the shard's tensor bytes over max_shard_size,
+// in which case the shard is closed and a new one started; a tensor larger
+// than max_shard_size on its own gets a shard of its own, placed at once in
+// the list (before the shard being filled). Only tensor bytes count, not
+// headers. One shard is written as PREFIX.safetensors with no index; n > 1 as
+// PREFIX-00001-of-0000n.safetensors ... plus PREFIX.safetensors.index.json.
+struct ShardingOptions {
+  std::uint64_t max_shard_size = 5'000'000'000;  // bytes of tensor data per shard (5 GB, huggingface_hub's default)
+  std::string prefix = "model";
+};
+
+struct ShardPlan {
+  struct Shard {
+    std::string file_name;
+    std::vector<std::size_t> tensors;  // positions in the input, in input order
+    std::uint64_t bytes = 0;           // tensor bytes
+  };
+  std::vector<Shard> shards;           // at least one (possibly empty)
+  std::uint64_t total_size = 0;
+  bool sharded() const noexcept { return shards.size() > 1; }
+};
+
+// sizes[i]: byte size of tensor i.
+ShardPlan plan_shards(std::span<const std::uint64_t> sizes, const ShardingOptions& options = {});
+
+// The index for a plan (names[i] is tensor i), exactly as
+// json.dumps(index, indent=2, sort_keys=True) + "\n" writes
+// {"metadata": {"total_size": N}, "weight_map": {name: file}}: keys sorted,
+// two-space indent, non-ASCII escaped as \uXXXX (ensure_ascii), as
+// transformers' save_pretrained writes model.safetensors.index.json.
+std::string index_json(const ShardPlan& plan, std::span<const std::string_view> names);
+
+// The default index name for a checkpoint whose files are PREFIX.safetensors
+// or PREFIX-0000i-of-0000n.safetensors.
+std::string index_file_name(std::string_view prefix = "model");
+
+// Why `name` is not acceptable as a shard name in an index (see shard_path
+// above), or an empty string when it is.
+std::string shard_name_problem(std::string_view name);
+
+}  // namespace sft

@@ -1,0 +1,352 @@
+// The OpenCL backend, through the ICD loader (OpenCL 1.2 API): any platform
+// installed on the machine, e.g. PoCL on the CPU. The program is built from the
+// embedded kernel source on first use, once per device; every queue makes its
+// own cl_kernel objects (clSetKernelArg is not thread-safe).
+#include <CL/cl.h>
+
+#include <array>
+#include <mutex>
+#include <string>
+
+#include "backend.hpp"
+
+namespace sft::gpu::detail {
+namespace {
+
+std::string cl_code_name(cl_int e) {
+  switch (e) {
+    case CL_DEVICE_NOT_FOUND: return "CL_DEVICE_NOT_FOUND";
+    case CL_DEVICE_NOT_AVAILABLE: return "CL_DEVICE_NOT_AVAILABLE";
+    case CL_MEM_OBJECT_ALLOCATION_FAILURE: return "CL_MEM_OBJECT_ALLOCATION_FAILURE";
+    case CL_OUT_OF_RESOURCES: return "CL_OUT_OF_RESOURCES";
+    case CL_OUT_OF_HOST_MEMORY: return "CL_OUT_OF_HOST_MEMORY";
+    case CL_BUILD_PROGRAM_FAILURE: return "CL_BUILD_PROGRAM_FAILURE";
+    case CL_INVALID_VALUE: return "CL_INVALID_VALUE";
+    case CL_INVALID_BUFFER_SIZE: return "CL_INVALID_BUFFER_SIZE";
+    case CL_INVALID_WORK_GROUP_SIZE: return "CL_INVALID_WORK_GROUP_SIZE";
+    case CL_INVALID_KERNEL_ARGS: return "CL_INVALID_KERNEL_ARGS";
+    case -1001: return "CL_PLATFORM_NOT_FOUND_KHR";
+    default: return "OpenCL error " + std::to_string(e);
+  }
+}
+
+Error cl_error(const char* what, cl_int e) {
+  Errc code = Errc::gpu_driver;
+  if (e == CL_MEM_OBJECT_ALLOCATION_FAILURE || e == CL_OUT_OF_RESOURCES || e == CL_OUT_OF_HOST_MEMORY)
+    code = Errc::gpu_out_of_memory;
+  else if (e == CL_INVALID_WORK_GROUP_SIZE || e == CL_INVALID_KERNEL_ARGS || e == CL_INVALID_GLOBAL_WORK_SIZE)
+    code = Errc::gpu_launch;
+  else if (e == CL_INVALID_BUFFER_SIZE)
+    code = Errc::gpu_bad_argument;
+  return gpu_error(code, std::string(what) + ": " + cl_code_name(e));
+}
+
+// A string property (clGetDeviceInfo, clGetPlatformInfo): ask its size, then it.
+template <class Object, class Param>
+std::string info_string(cl_int (*get)(Object, Param, size_t, void*, size_t*), Object o, Param what) {
+  size_t n = 0;
+  if (get(o, what, 0, nullptr, &n) != CL_SUCCESS || n == 0) return {};
+  std::string s(n, '\0');
+  if (get(o, what, n, s.data(), nullptr) != CL_SUCCESS) return {};
+  while (!s.empty() && s.back() == '\0') s.pop_back();
+  return s;
+}
+std::string device_string(cl_device_id d, cl_device_info what) { return info_string(&clGetDeviceInfo, d, what); }
+std::string platform_string(cl_platform_id p, cl_platform_info what) { return info_string(&clGetPlatformInfo, p, what); }
+
+template <class T> T device_value(cl_device_id d, cl_device_info what) {
+  T v{};
+  if (clGetDeviceInfo(d, what, sizeof v, &v, nullptr) != CL_SUCCESS) return T{};
+  return v;
+}
+
+struct Found {
+  cl_platform_id platform;
+  cl_device_id device;
+};
+
+// Every device of every platform, in platform order.
+Result<std::vector<Found>> find_devices() {
+  cl_uint np = 0;
+  cl_int e = clGetPlatformIDs(0, nullptr, &np);
+  if (e == -1001 /* CL_PLATFORM_NOT_FOUND_KHR */ || (e == CL_SUCCESS && np == 0))
+    return gpu_error(Errc::gpu_no_device,
+                     "no OpenCL platform found (install an ICD, e.g. the pocl-opencl-icd package)");
+  if (e != CL_SUCCESS) return cl_error("clGetPlatformIDs", e);
+  std::vector<cl_platform_id> platforms(np);
+  if ((e = clGetPlatformIDs(np, platforms.data(), nullptr)) != CL_SUCCESS) return cl_error("clGetPlatformIDs", e);
+  std::vector<Found> out;
+  for (cl_platform_id p : platforms) {
+    cl_uint nd = 0;
+    if (clGetDeviceIDs(p, CL_DEVICE_TYPE_ALL, 0, nullptr, &nd) != CL_SUCCESS || nd == 0) continue;
+    std::vector<cl_device_id> devs(nd);
+    if (clGetDeviceIDs(p, CL_DEVICE_TYPE_ALL, nd, devs.data(), nullptr) != CL_SUCCESS) continue;
+    for (cl_device_id d : devs) out.push_back({p, d});
+  }
+  if (out.empty()) return gpu_error(Errc::gpu_no_device, "OpenCL platforms found, but no device on any of them");
+  return out;
+}
+
+DeviceInfo describe(const Found& f, unsigned index) {
+  DeviceInfo i;
+  i.backend = Backend::opencl;
+  i.index = index;
+  i.name = device_string(f.device, CL_DEVICE_NAME);
+  i.vendor = device_string(f.device, CL_DEVICE_VENDOR);
+  i.driver_version = device_string(f.device, CL_DRIVER_VERSION);
+  i.platform = platform_string(f.platform, CL_PLATFORM_NAME) + " (" + device_string(f.device, CL_DEVICE_VERSION) + ")";
+  i.global_memory = device_value<cl_ulong>(f.device, CL_DEVICE_GLOBAL_MEM_SIZE);
+  i.max_allocation = device_value<cl_ulong>(f.device, CL_DEVICE_MAX_MEM_ALLOC_SIZE);
+  i.compute_units = device_value<cl_uint>(f.device, CL_DEVICE_MAX_COMPUTE_UNITS);
+  i.max_work_group_size = static_cast<unsigned>(device_value<size_t>(f.device, CL_DEVICE_MAX_WORK_GROUP_SIZE));
+  i.host_unified = device_value<cl_bool>(f.device, CL_DEVICE_HOST_UNIFIED_MEMORY) == CL_TRUE;
+  return i;
+}
+
+class ClEvent final : public EventImpl {
+ public:
+  explicit ClEvent(cl_event e) : e_(e) {}
+  ~ClEvent() override { clReleaseEvent(e_); }
+  ClEvent(const ClEvent&) = delete;
+  ClEvent& operator=(const ClEvent&) = delete;
+
+  Result<void> wait() override {
+    cl_int e = clWaitForEvents(1, &e_);
+    cl_int status = CL_COMPLETE;
+    clGetEventInfo(e_, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status, &status, nullptr);
+    if (status < 0) return cl_error("command failed", status);
+    if (e != CL_SUCCESS) return cl_error("clWaitForEvents", e);
+    return {};
+  }
+  Result<bool> ready() override {
+    cl_int status = CL_QUEUED;
+    cl_int e = clGetEventInfo(e_, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status, &status, nullptr);
+    if (e != CL_SUCCESS) return cl_error("clGetEventInfo", e);
+    if (status < 0) return cl_error("command failed", status);
+    return status == CL_COMPLETE;
+  }
+  Result<double> seconds() override {
+    if (auto w = wait(); !w) return w.error();
+    cl_ulong start = 0, end = 0;
+    cl_int e1 = clGetEventProfilingInfo(e_, CL_PROFILING_COMMAND_START, sizeof start, &start, nullptr);
+    cl_int e2 = clGetEventProfilingInfo(e_, CL_PROFILING_COMMAND_END, sizeof end, &end, nullptr);
+    if (e1 != CL_SUCCESS || e2 != CL_SUCCESS || end < start)
+      return gpu_error(Errc::gpu_unsupported, "no profiling information for this OpenCL command");
+    return static_cast<double>(end - start) * 1e-9;
+  }
+
+ private:
+  cl_event e_;
+};
+
+class ClDevice;
+
+class ClQueue final : public QueueImpl {
+ public:
+  ClQueue(ClDevice& dev, cl_command_queue q) : dev_(dev), q_(q) {}
+  ~ClQueue() override {
+    clFinish(q_);
+    for (cl_kernel k : kernels_)
+      if (k) clReleaseKernel(k);
+    clReleaseCommandQueue(q_);
+  }
+  ClQueue(const ClQueue&) = delete;
+  ClQueue& operator=(const ClQueue&) = delete;
+
+  Result<EventPtr> write(void* dst, std::uint64_t off, const void* src, std::uint64_t n) override {
+    cl_event ev = nullptr;
+    cl_int e = clEnqueueWriteBuffer(q_, static_cast<cl_mem>(dst), CL_FALSE, off, n, src, 0, nullptr, &ev);
+    return done("clEnqueueWriteBuffer", e, ev);
+  }
+  Result<EventPtr> read(void* src, std::uint64_t off, void* dst, std::uint64_t n) override {
+    cl_event ev = nullptr;
+    cl_int e = clEnqueueReadBuffer(q_, static_cast<cl_mem>(src), CL_FALSE, off, n, dst, 0, nullptr, &ev);
+    return done("clEnqueueReadBuffer", e, ev);
+  }
+  Result<EventPtr> copy(void* src, std::uint64_t so, void* dst, std::uint64_t doff, std::uint64_t n) override {
+    cl_event ev = nullptr;
+    cl_int e = clEnqueueCopyBuffer(q_, static_cast<cl_mem>(src), static_cast<cl_mem>(dst), so, doff, n, 0, nullptr, &ev);
+    return done("clEnqueueCopyBuffer", e, ev);
+  }
+  Result<std::byte*> map_for_write(void* buffer, std::uint64_t off, std::uint64_t n) override {
+    cl_int e = CL_SUCCESS;
+    void* p = clEnqueueMapBuffer(q_, static_cast<cl_mem>(buffer), CL_TRUE, CL_MAP_WRITE_INVALIDATE_REGION, off, n, 0,
+                                 nullptr, nullptr, &e);
+    if (e != CL_SUCCESS || !p) return cl_error("clEnqueueMapBuffer", e);
+    return static_cast<std::byte*>(p);
+  }
+  Result<void> unmap(void* buffer, std::byte* mapped) override {
+    cl_int e = clEnqueueUnmapMemObject(q_, static_cast<cl_mem>(buffer), mapped, 0, nullptr, nullptr);
+    if (e != CL_SUCCESS) return cl_error("clEnqueueUnmapMemObject", e);
+    return {};
+  }
+  Result<EventPtr> launch(Kernel k, const LaunchDims& dims, std::span<const RawArg> args) override;
+  Result<void> finish() override {
+    cl_int e = clFinish(q_);
+    if (e != CL_SUCCESS) return cl_error("clFinish", e);
+    return {};
+  }
+
+ private:
+  Result<EventPtr> done(const char* what, cl_int e, cl_event ev) {
+    if (e != CL_SUCCESS) return cl_error(what, e);
+    return EventPtr(std::make_shared<ClEvent>(ev));
+  }
+  ClDevice& dev_;
+  cl_command_queue q_;
+  std::array<cl_kernel, kernel_count> kernels_{};
+};
+
+class ClDevice final : public DeviceImpl {
+ public:
+  ClDevice(const Found& f, unsigned index, cl_context ctx, cl_command_queue host_q)
+      : device_(f.device), ctx_(ctx), host_q_(host_q) {
+    info_ = describe(f, index);
+  }
+  ~ClDevice() override {
+    if (program_) clReleaseProgram(program_);
+    clReleaseCommandQueue(host_q_);
+    clReleaseContext(ctx_);
+  }
+  ClDevice(const ClDevice&) = delete;
+  ClDevice& operator=(const ClDevice&) = delete;
+
+  Result<void*> alloc(std::uint64_t bytes) override {
+    cl_int e = CL_SUCCESS;
+    cl_mem m = clCreateBuffer(ctx_, CL_MEM_READ_WRITE, bytes, nullptr, &e);
+    if (e != CL_SUCCESS || !m) return cl_error("clCreateBuffer", e);
+    return static_cast<void*>(m);
+  }
+  void free(void* h) noexcept override { clReleaseMemObject(static_cast<cl_mem>(h)); }
+
+  // Pinned memory, the portable way: a buffer the driver allocates in host
+  // memory (CL_MEM_ALLOC_HOST_PTR), mapped for as long as it lives.
+  Result<HostAllocation> alloc_host(std::uint64_t bytes) override {
+    cl_int e = CL_SUCCESS;
+    cl_mem m = clCreateBuffer(ctx_, CL_MEM_READ_WRITE | CL_MEM_ALLOC_HOST_PTR, bytes, nullptr, &e);
+    if (e != CL_SUCCESS || !m) return cl_error("clCreateBuffer(CL_MEM_ALLOC_HOST_PTR)", e);
+    std::lock_guard lock(host_q_mutex_);
+    void* p = clEnqueueMapBuffer(host_q_, m, CL_TRUE, CL_MAP_READ | CL_MAP_WRITE, 0, bytes, 0, nullptr, nullptr, &e);
+    if (e != CL_SUCCESS || !p) {
+      clReleaseMemObject(m);
+      return cl_error("clEnqueueMapBuffer", e);
+    }
+    return HostAllocation{static_cast<std::byte*>(p), m};
+  }
+  void free_host(const HostAllocation& a) noexcept override {
+    std::lock_guard lock(host_q_mutex_);
+    clEnqueueUnmapMemObject(host_q_, static_cast<cl_mem>(a.handle), a.data, 0, nullptr, nullptr);
+    clFinish(host_q_);
+    clReleaseMemObject(static_cast<cl_mem>(a.handle));
+  }
+
+  Result<std::unique_ptr<QueueImpl>> create_queue() override {
+    cl_int e = CL_SUCCESS;
+    cl_command_queue q = clCreateCommandQueue(ctx_, device_, CL_QUEUE_PROFILING_ENABLE, &e);
+    if (e != CL_SUCCESS || !q) return cl_error("clCreateCommandQueue", e);
+    return std::unique_ptr<QueueImpl>(std::make_unique<ClQueue>(*this, q));
+  }
+
+  // The program, built on first use (PoCL compiles with LLVM here; it keeps a
+  // cache of its own, so later processes pay little).
+  Result<cl_program> program() {
+    std::lock_guard lock(program_mutex_);
+    if (program_) return program_;
+    if (!build_error_.message.empty()) return build_error_;
+    std::string_view src = kernel_source();
+    const char* text = src.data();
+    size_t len = src.size();
+    cl_int e = CL_SUCCESS;
+    cl_program p = clCreateProgramWithSource(ctx_, 1, &text, &len, &e);
+    if (e != CL_SUCCESS || !p) return build_error_ = cl_error("clCreateProgramWithSource", e);
+    e = clBuildProgram(p, 1, &device_, "-cl-std=CL1.2", nullptr, nullptr);
+    if (e != CL_SUCCESS) {
+      size_t n = 0;
+      clGetProgramBuildInfo(p, device_, CL_PROGRAM_BUILD_LOG, 0, nullptr, &n);
+      std::string log(n, '\0');
+      if (n) clGetProgramBuildInfo(p, device_, CL_PROGRAM_BUILD_LOG, n, log.data(), nullptr);
+      clReleaseProgram(p);
+      while (!log.empty() && (log.back() == '\0' || log.back() == '\n')) log.pop_back();
+      if (log.size() > 2000) log.resize(2000);
+      build_error_ = gpu_error(Errc::gpu_driver, "clBuildProgram: " + cl_code_name(e) + ": " + log);
+      return build_error_;
+    }
+    program_ = p;
+    return program_;
+  }
+
+ private:
+  cl_device_id device_;
+  cl_context ctx_;
+  cl_command_queue host_q_;  // maps pinned host buffers
+  std::mutex host_q_mutex_;
+  std::mutex program_mutex_;
+  cl_program program_ = nullptr;
+  Error build_error_;
+};
+
+Result<EventPtr> ClQueue::launch(Kernel k, const LaunchDims& dims, std::span<const RawArg> args) {
+  auto idx = static_cast<std::size_t>(k);
+  if (!kernels_[idx]) {
+    auto prog = dev_.program();
+    if (!prog) return std::move(prog).error();
+    cl_int e = CL_SUCCESS;
+    cl_kernel kern = clCreateKernel(*prog, kernel_entry(k), &e);
+    if (e != CL_SUCCESS || !kern) return cl_error("clCreateKernel", e);
+    kernels_[idx] = kern;
+  }
+  cl_kernel kern = kernels_[idx];
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const RawArg& a = args[i];
+    auto set = [&](const auto& v) { return clSetKernelArg(kern, static_cast<cl_uint>(i), sizeof v, &v); };
+    cl_int e = CL_SUCCESS;
+    switch (a.kind) {
+      case ArgKind::buffer_in:
+      case ArgKind::buffer_out: e = set(static_cast<cl_mem>(a.handle)); break;
+      case ArgKind::u64: e = set(cl_ulong{a.u64}); break;
+      case ArgKind::u32: e = set(cl_uint{a.u32}); break;
+      case ArgKind::f32: e = set(cl_float{a.f32}); break;
+    }
+    if (e != CL_SUCCESS) return cl_error("clSetKernelArg", e);
+  }
+  size_t global = static_cast<size_t>(dims.global), local = dims.local;
+  cl_event ev = nullptr;
+  cl_int e = clEnqueueNDRangeKernel(q_, kern, 1, nullptr, &global, &local, 0, nullptr, &ev);
+  if (e != CL_SUCCESS) {
+    Error err = cl_error("clEnqueueNDRangeKernel", e);
+    if (err.code == Errc::gpu_driver) err.code = Errc::gpu_launch;
+    return err;
+  }
+  return EventPtr(std::make_shared<ClEvent>(ev));
+}
+
+}  // namespace
+
+Result<std::vector<DeviceInfo>> opencl_list() {
+  auto found = find_devices();
+  if (!found) return std::move(found).error();
+  std::vector<DeviceInfo> out;
+  for (std::size_t i = 0; i < found->size(); ++i) out.push_back(describe((*found)[i], static_cast<unsigned>(i)));
+  return out;
+}
+
+Result<std::shared_ptr<DeviceImpl>> opencl_open(unsigned index) {
+  auto found = find_devices();
+  if (!found) return std::move(found).error();
+  if (index >= found->size())
+    return gpu_error(Errc::gpu_no_device, "OpenCL has " + std::to_string(found->size()) + " device(s); no device " +
+                                              std::to_string(index));
+  const Found& f = (*found)[index];
+  cl_context_properties props[] = {CL_CONTEXT_PLATFORM, reinterpret_cast<cl_context_properties>(f.platform), 0};
+  cl_int e = CL_SUCCESS;
+  cl_context ctx = clCreateContext(props, 1, &f.device, nullptr, nullptr, &e);
+  if (e != CL_SUCCESS || !ctx) return cl_error("clCreateContext", e);
+  cl_command_queue q = clCreateCommandQueue(ctx, f.device, 0, &e);
+  if (e != CL_SUCCESS || !q) {
+    clReleaseContext(ctx);
+    return cl_error("clCreateCommandQueue", e);
+  }
+  return std::shared_ptr<DeviceImpl>(std::make_shared<ClDevice>(f, index, ctx, q));
+}
+
+}  // namespace sft::gpu::detail

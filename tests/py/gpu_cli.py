@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""`sft gpu info` and `sft gpu load` end to end on one backend.
+
+Uploads the real fixtures (each file, and the directory as one checkpoint)
+with --verify and with --convert, and checks exit statuses and the report
+lines; then usage and input errors. Exit 0: passed, 1: failed, 77: skipped
+(the backend has no device here, or the fixtures are absent).
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+SKIP = 77
+
+
+def run(sft, *args):
+    p = subprocess.run([sft, *args], capture_output=True, text=True, timeout=300)
+    return p.returncode, p.stdout, p.stderr
+
+
+def main():
+    sft, backend, fixtures = sys.argv[1], sys.argv[2], sys.argv[3]
+    failures = []
+
+    def check(cond, what, out=""):
+        if not cond:
+            failures.append(f"{what}\n{out}")
+
+    rc, out, err = run(sft, "gpu", "info")
+    check(rc == 0, "gpu info exits 0", out + err)
+    check("cpu: 1 device(s)" in out and "auto selects: " in out, "gpu info lists the cpu backend", out)
+
+    real = os.path.join(fixtures, "real")
+    files = sorted(f for f in os.listdir(real) if f.endswith(".safetensors")) if os.path.isdir(real) else []
+    rc, out, err = run(sft, "gpu", "load", "--backend", backend, "--verify", os.path.join(real, files[0])) if files else (SKIP, "", "")
+    if not files or (rc == 2 and any(c in err for c in ("gpu_no_device", "gpu_driver", "gpu_no_backend"))):
+        print(f"skip: {backend}: {err.strip() or 'no fixtures'}")
+        return SKIP
+
+    for f in files:
+        rc, out, err = run(sft, "gpu", "load", "--backend", backend, "--verify", os.path.join(real, f))
+        check(rc == 0, f"load --verify {f} exits 0", out + err)
+        check(f"device: {backend} device 0" in out, f"{f}: names the device", out)
+        check("verified: the device's digest of every region matches" in out, f"{f}: verified", out)
+        check(" GB/s" in out and "read " in out and "copy " in out and "kernels " in out, f"{f}: speed and split", out)
+
+    rc, out, err = run(sft, "gpu", "load", "--backend", backend, "--verify", "--convert", "BF16", "--staged",
+                       "--staging", "2x1", "--threads", "3", "--pread", real)
+    check(rc == 0, "load a directory as one checkpoint, staged, converted", out + err)
+    check(f"{len(files)} file(s)" in out and "staged through pinned buffers" in out and "to BF16 on the device" in out,
+          "directory report", out)
+
+    for args, what in [(["load"], "no input"), (["load", "--convert", "I8", real], "bad dtype"),
+                       (["load", "--staging", "1x4", real], "ring too small"), (["frob"], "unknown subcommand"),
+                       (["load", "--backend", "vulkan", real], "unknown backend")]:
+        rc, out, err = run(sft, "gpu", *args)
+        check(rc == 2 and err, f"{what}: exit 2 with a message", out + err)
+    rc, out, err = run(sft, "gpu", "load", "--backend", backend, os.path.join(fixtures, "no-such-file.safetensors"))
+    check(rc == 2 and "io_error" in err, "missing file: exit 2, io_error", out + err)
+
+    # sft tune: a corrupt cache is reported and replaced; the next run reads it cleanly.
+    with tempfile.TemporaryDirectory(prefix="sft-gpu-cli-") as tmp:
+        cache = os.path.join(tmp, "cache", "tune.json")
+        os.makedirs(os.path.dirname(cache))
+        with open(cache, "wb") as f:
+            f.write(b'{"format":"sft-tune-cache","version":1,"entries":[{"backend":')
+        rc, out, err = run(sft, "tune", "--backend", backend, "--quick", "--cache", cache)
+        check(rc == 0, "tune over a corrupt cache exits 0", out + err)
+        check("warning" in err and "ignored" in err, "tune warns about the corrupt cache", err)
+        check("saved 12 entries" in out and out.count(" tried, ") == 12, "tune reports 12 kernels", out)
+        rc, out, err = run(sft, "tune", "--backend", backend, "--quick", "--cache", cache)
+        check(rc == 0 and "warning" not in err, "tune over its own cache: no warning", out + err)
+        env_rc = subprocess.run([sft, "gpu", "load", "--backend", backend, "--verify", os.path.join(real, files[0])],
+                                capture_output=True, text=True, env={**os.environ, "SFT_TUNE_CACHE": cache})
+        check(env_rc.returncode == 0 and "warning" not in env_rc.stderr, "load with the tuned cache", env_rc.stderr)
+    rc, out, err = run(sft, "tune", "--bogus")
+    check(rc == 2 and err, "tune: unknown argument, exit 2", out + err)
+
+    for f in failures:
+        print("FAIL", f)
+    if not failures:
+        print(f"ok: sft gpu on {backend}: {len(files)} fixtures loaded and verified")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

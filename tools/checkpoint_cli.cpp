@@ -1,0 +1,103 @@
+#include "checkpoint_cli.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include <sys/stat.h>
+
+#include "command.hpp"
+#include "header_loader.hpp"
+
+namespace sft::cli {
+
+bool is_checkpoint_path(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return true;
+  return path.size() >= 5 && path.compare(path.size() - 5, 5, ".json") == 0;
+}
+
+int error_status(const Error& e) noexcept {
+  return e.code == Errc::io_error || e.code == Errc::no_checkpoint ? 2 : 1;
+}
+
+std::optional<Checkpoint> open_checkpoint_or_report(const std::string& path, int* status,
+                                                    const CheckpointOptions& options) {
+  auto c = Checkpoint::open(path, options);
+  if (!c) {
+    err(error_line(path, c.error()));
+    *status = error_status(c.error());
+    return std::nullopt;
+  }
+  return std::move(*c);
+}
+
+bool checkpoint_metadata(const std::string& path, const Checkpoint& c, std::vector<MetadataEntry>* out, int* status) {
+  for (std::size_t i = 0; i < c.shards().size(); ++i) {
+    auto f = c.shard(i);
+    if (!f) {
+      err(error_line(path, f.error()));
+      *status = error_status(f.error());
+      return false;
+    }
+    for (const auto& m : (*f)->header().metadata()) {
+      auto it = std::find_if(out->begin(), out->end(), [&](const MetadataEntry& e) { return e.key == m.key; });
+      if (it == out->end()) out->push_back(m);
+      else if (it->value != m.value)
+        err(printable(path) + ": warning: metadata key \"" + printable(m.key) + "\" differs between shards; kept " +
+            "the value of the first\n");
+    }
+  }
+  return true;
+}
+
+std::optional<SourceCheckpoint> open_source(const std::string& path, int* status) {
+  CheckpointOptions options;
+  options.open.hint = AccessHint::sequential;
+  auto c = open_checkpoint_or_report(path, status, options);
+  if (!c) return std::nullopt;
+  auto list = c->tensors();
+  if (!list) {
+    err(error_line(path, list.error()));
+    *status = error_status(list.error());
+    return std::nullopt;
+  }
+  for (const auto& t : *list)
+    if (!readable_in_place(path, t, status)) return std::nullopt;
+  std::vector<MetadataEntry> metadata;
+  if (!checkpoint_metadata(path, *c, &metadata, status)) return std::nullopt;
+  return SourceCheckpoint{std::move(*c), std::move(*list), std::move(metadata)};
+}
+
+bool readable_in_place(const std::string& path, const CheckpointTensor& t, int* status) {
+  if (t.file->mapped()) return true;
+  err(error_line(path, Error(Errc::compressed_unsupported,
+                             "a compressed checkpoint cannot be read in place by this command; "
+                             "restore it first with sft decompress",
+                             Error::no_offset, std::string(t.info->name))));
+  *status = 1;
+  return false;
+}
+
+std::optional<std::uint64_t> parse_size(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size() && ((text[i] >= '0' && text[i] <= '9') || text[i] == '.')) ++i;
+  std::string number(text.substr(0, i));
+  std::string unit(text.substr(i));
+  for (auto& ch : unit) ch = static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
+  if (number.empty() || number.size() > 24 || number == "." || number.find('.') != number.rfind('.')) return std::nullopt;
+  struct Unit { const char* name; double factor; };
+  static const Unit units[] = {
+      {"", 1}, {"b", 1}, {"k", 1e3}, {"kb", 1e3}, {"m", 1e6}, {"mb", 1e6}, {"g", 1e9}, {"gb", 1e9},
+      {"t", 1e12}, {"tb", 1e12}, {"kib", 1024.0}, {"mib", 1048576.0}, {"gib", 1073741824.0},
+      {"tib", 1099511627776.0}};
+  for (const auto& u : units) {
+    if (unit != u.name) continue;
+    const double v = std::stod(number) * u.factor;
+    if (!(v >= 1) || v >= 18446744073709551616.0 || std::floor(v) != v) return std::nullopt;
+    return static_cast<std::uint64_t>(v);
+  }
+  return std::nullopt;
+}
+
+}  // namespace sft::cli

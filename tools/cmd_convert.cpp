@@ -1,0 +1,135 @@
+// tools/cmd_convert.cpp — `sft convert IN OUT --dtype D [--only GLOB]...` (docs/cli.md).
+//
+// Floating-point tensors of F32, F16, BF16, F8_E4M3 and F8_E5M2 are converted
+// to D with sft::convert (round to nearest even; Inf/NaN/overflow as
+// ml_dtypes does, see sft/convert.hpp); every other tensor, and those that
+// --only does not match, are copied unchanged. Conversion is streamed in
+// pieces: memory stays bounded whatever the size of the checkpoint.
+#include <fnmatch.h>
+
+#include <algorithm>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "checkpoint_cli.hpp"
+#include "command.hpp"
+#include "header_loader.hpp"
+#include "progress.hpp"
+#include "sft/convert.hpp"
+#include "sft/writer.hpp"
+#include "sink_chunks.hpp"
+
+namespace sft::cli {
+namespace {
+
+constexpr std::string_view kUsage =
+    "sft convert IN OUT --dtype D [--only GLOB]...\n"
+    "  IN: a safetensors file or a checkpoint (directory or index); OUT: one safetensors file\n"
+    "  --dtype D     F32, F16, BF16, F8_E4M3 or F8_E5M2\n"
+    "  --only GLOB   convert only tensors whose name matches GLOB (fnmatch; repeatable); others are copied\n"
+    "tensors of F32, F16, BF16, F8_E4M3 and F8_E5M2 are converted (round to nearest even, NaN and\n"
+    "infinities as ml_dtypes handles them); other dtypes are copied unchanged\n"
+    "exit status: 0 written, 1 invalid input or a failed write, 2 unreadable input or a usage error";
+
+bool convertible(DType t) {
+  return t == DType::F32 || t == DType::F16 || t == DType::BF16 || t == DType::F8_E4M3 || t == DType::F8_E5M2;
+}
+
+Result<void> convert_in_chunks(const TensorView& v, DType dst, TensorSink& sink, Progress& progress) {
+  constexpr std::size_t elements = 1 << 20;
+  const std::size_t si = element_size(v.dtype()), so = element_size(dst);
+  std::vector<std::byte> buf(std::min<std::size_t>(elements, v.element_count()) * so);
+  auto in = v.bytes();
+  for (std::size_t at = 0; at < in.size(); at += elements * si) {
+    auto part = in.subspan(at, std::min(elements * si, in.size() - at));
+    std::span<std::byte> outp(buf.data(), part.size() / si * so);
+    if (auto r = convert(v.dtype(), part, dst, outp); !r) return r;
+    if (auto r = sink.write(outp); !r) return r;
+    progress.add(part.size());
+  }
+  return {};
+}
+
+int run_convert(std::span<const std::string_view> args) {
+  std::vector<std::string> paths, globs;
+  std::optional<DType> dst;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const auto a = args[i];
+    if (a == "--dtype" || a == "--only") {
+      if (i + 1 == args.size()) return usage_error("convert", std::string(a) + " needs a value");
+      const auto v = args[++i];
+      if (a == "--only") {
+        globs.emplace_back(v);
+      } else {
+        dst = parse_dtype(v);
+        if (!dst || !convertible(*dst))
+          return usage_error("convert", "--dtype must be F32, F16, BF16, F8_E4M3 or F8_E5M2, not '" + printable(v) + "'");
+      }
+      continue;
+    }
+    if (a.size() > 1 && a[0] == '-') return usage_error("convert", "unknown option '" + printable(a) + "'");
+    paths.emplace_back(a);
+  }
+  if (paths.size() != 2) return usage_error("convert", "IN and OUT expected");
+  if (!dst) return usage_error("convert", "--dtype is required");
+
+  int status = 2;
+  auto src = open_source(paths[0], &status);
+  if (!src) return status;
+
+  std::vector<bool> glob_used(globs.size(), false);
+  auto selected = [&](std::string_view name) {
+    if (globs.empty()) return true;
+    const std::string n(name);
+    bool any = false;
+    for (std::size_t g = 0; g < globs.size(); ++g)
+      if (::fnmatch(globs[g].c_str(), n.c_str(), 0) == 0) any = glob_used[g] = true;
+    return any;
+  };
+
+  Writer w;
+  std::unordered_map<std::string_view, TensorView> views;
+  std::vector<std::string> converted;
+  std::uint64_t total = 0, copied = 0;
+  for (const auto& t : src->tensors) {
+    TensorView v = t.view();
+    const bool change = selected(v.name()) && convertible(v.dtype()) && v.dtype() != *dst;
+    views.emplace(v.name(), v);
+    total += v.size_bytes();
+    if (change) converted.push_back(printable(v.name()) + ": " + std::string(name(v.dtype())) + " -> " + std::string(name(*dst)));
+    else ++copied;
+    if (auto r = w.declare(v.name(), change ? *dst : v.dtype(), v.shape()); !r) {
+      err(error_line(paths[0], r.error()));
+      return 1;
+    }
+  }
+  if (!set_all_metadata(w, src->metadata, paths[0])) return 1;
+  for (std::size_t g = 0; g < globs.size(); ++g)
+    if (!glob_used[g]) err("sft convert: warning: --only '" + printable(globs[g]) + "' matches no tensor\n");
+
+  Progress progress("convert", total);
+  auto r = w.write_file(paths[1], [&](const TensorInfo& info, TensorSink& sink) -> Result<void> {
+    const TensorView& v = views.at(info.name);
+    if (info.dtype == v.dtype()) return write_in_chunks(v.bytes(), sink, progress);
+    return convert_in_chunks(v, info.dtype, sink, progress);
+  });
+  progress.finish();
+  if (!r) {
+    err(error_line(paths[1], r.error()));
+    return 1;
+  }
+  std::sort(converted.begin(), converted.end());
+  std::string report;
+  for (const auto& line : converted) report += line + "\n";
+  report += printable(paths[1]) + ": " + std::to_string(converted.size()) + " converted to " +
+            std::string(name(*dst)) + ", " + std::to_string(copied) + " copied unchanged\n";
+  out(report);
+  return 0;
+}
+
+}  // namespace
+
+SFT_COMMAND("convert", "change the dtype of floating-point tensors", kUsage, run_convert);
+
+}  // namespace sft::cli

@@ -1,0 +1,44 @@
+// `sft extract FILE TENSOR OUT.npy`: one tensor as a NumPy .npy file. Dtypes
+// NumPy lacks are written as raw bits of the same width (BF16 as '<u2', the F8
+// types as '|u1', F4/F6 as packed '|u1' bytes): see sft/npy.hpp and docs/cli.md.
+// The tensor is read with pread (never mapped), so a file truncated meanwhile
+// is an io_error, not a crash.
+#include <string>
+#include <vector>
+
+#include "command.hpp"
+#include "header_loader.hpp"
+#include "sft/file.hpp"
+#include "sft/npy.hpp"
+#include "write_options.hpp"
+
+namespace sft::cli {
+namespace {
+
+int run_extract(std::span<const std::string_view> args) {
+  if (args.size() != 3) return usage_error("extract", "expected FILE TENSOR OUT.npy");
+  const std::string path(args[0]), out_path(args[2]);
+  int status = 0;
+  auto file = open_input(path, status);
+  if (!file) return status;
+  const TensorInfo* t = file->header().find(args[1]);
+  if (t == nullptr) {
+    err(error_line(path, Error(Errc::not_found, "no tensor of this name", Error::no_offset, std::string(args[1]))));
+    return 1;
+  }
+  std::vector<std::byte> data(static_cast<std::size_t>(t->byte_size()));
+  if (auto r = file->read(*t, data); !r) {
+    err(error_line(path, r.error()));
+    return exit_code_for(r.error());
+  }
+  if (auto r = write_npy(out_path, t->dtype, t->shape, data); !r) {
+    err(error_line(out_path, r.error()));
+    return 1;
+  }
+  return 0;
+}
+
+SFT_COMMAND("extract", "write one tensor as a NumPy .npy file", "sft extract FILE TENSOR OUT.npy", run_extract);
+
+}  // namespace
+}  // namespace sft::cli
