@@ -8,21 +8,13 @@
 #include <vector>
 
 #include "sft/header.hpp"
+#include "sft/name_hash.hpp"
 
 namespace sft::detail {
 
 inline constexpr std::size_t no_duplicate = static_cast<std::size_t>(-1);
 
 std::uint64_t hash_name(std::string_view name) noexcept;
-
-// The hasher for every std::unordered_set / map keyed by strings from a file.
-// std::hash has a fixed seed and, in libstdc++, can be inverted block by
-// block: a header can hold a million keys with one std::hash value, which turns
-// each set insertion into a scan of all earlier keys (hours for a 100 MB
-// header). hash_name's per-process seed cannot be built against in advance.
-struct NameHash {
-  std::size_t operator()(std::string_view s) const noexcept { return static_cast<std::size_t>(hash_name(s)); }
-};
 
 // Fill `table` (power-of-two size, entries are position + 1, 0 = empty).
 // Returns the position of the first tensor whose name was already present, or no_duplicate.

@@ -8,7 +8,9 @@
 // hours. sft's key sets hash with a per-process seed (detail::NameHash).
 //
 // These tests feed 500,000 colliding keys (a 12 MB header) through every place
-// the parser collects keys. With the seeded hash each parses in well under a
+// the parser collects keys, and through the other tables keyed by names from
+// files: the index of a sharded checkpoint and the Writer (which `sft rewrite`
+// and `sft convert` fill with the names of the file they read). With the seeded hash each parses in well under a
 // second; if a std::hash set came back, each would run for longer than CI's
 // test timeout, so a regression shows as a ctest timeout. Nothing here
 // measures or asserts a time.
@@ -20,7 +22,9 @@
 #include <string>
 #include <vector>
 
+#include "checkpoint_index.hpp"
 #include "sft/sft.hpp"
+#include "sft/writer.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -171,6 +175,22 @@ TEST_F(HashFlooding, TensorNames) {
   ASSERT_TRUE(h) << h.error().to_string();
   EXPECT_EQ(h->size(), kKeys);
   EXPECT_NE(h->find(colliding_keys()[kKeys / 2]), nullptr);
+}
+
+TEST_F(HashFlooding, CheckpointIndexWeightMap) {
+  auto idx = detail::parse_index("{\"metadata\":{" + members("0") + "},\"weight_map\":{" +
+                                 members("\"model-00001-of-00002.safetensors\"") + "}}");
+  ASSERT_TRUE(idx) << idx.error().to_string();
+  EXPECT_EQ(idx->weight_map.size(), kKeys);
+}
+
+TEST_F(HashFlooding, WriterNames) {
+  Writer w;
+  for (const auto& k : colliding_keys()) ASSERT_TRUE(w.add(k, DType::U8, {0}, {}).ok()) << k;
+  EXPECT_EQ(w.add(colliding_keys()[7], DType::U8, {0}, {}).error().code, Errc::duplicate_name);
+  auto plan = w.plan();
+  ASSERT_TRUE(plan) << plan.error().to_string();
+  EXPECT_NE(plan->index_of(colliding_keys()[kKeys - 1]), WriterPlan::npos);
 }
 
 TEST_F(HashFlooding, RepeatedKeyAmongCollidingOnesIsStillFound) {
