@@ -3,7 +3,9 @@
 
 fuzz_npy gets .npy files written by NumPy (and a few hostile ones);
 fuzz_writer_roundtrip gets pseudo-random bytes (its input is decoded by
-FuzzedDataProvider, so any bytes are a valid seed).
+FuzzedDataProvider, so any bytes are a valid seed); fuzz_index and fuzz_digest
+get index files and digest values. (fuzz_compressed has its own seed script,
+make_compressed_seeds.py.)
 
 Seeds are small, valid or nearly valid safetensors files in the style of the
 unit tests: one tensor of every dtype, scalars, zero-size tensors, metadata,
@@ -141,6 +143,40 @@ def writer_seeds():
     return out
 
 
+def index_seeds():
+    """model.safetensors.index.json files, valid and not."""
+    wm = {"model.embed.weight": "model-00001-of-00002.safetensors",
+          "model.layers.0.w": "model-00001-of-00002.safetensors",
+          "lm_head.weight": "model-00002-of-00002.safetensors"}
+    out = {
+        "index_valid": json.dumps({"metadata": {"total_size": 1234}, "weight_map": wm}, indent=2),
+        "index_no_metadata": json.dumps({"weight_map": wm}),
+        "index_null_metadata": json.dumps({"metadata": None, "weight_map": wm}),
+        "index_escaped": '{"weight_map":{"a\\u0000b":"x.safetensors","\\u00e9":"y.safetensors"}}',
+        "index_dup_tensor": '{"weight_map":{"a":"x.safetensors","a":"y.safetensors"}}',
+        "index_bad_total": '{"metadata":{"total_size":-1},"weight_map":{}}',
+        "index_path_tricks": json.dumps({"weight_map": {"a": "../x.safetensors", "b": "/etc/passwd",
+                                                         "c": "sub/y.safetensors", "d": "C:x.safetensors"}}),
+        "index_array": "[]",
+    }
+    return {k: v.encode() for k, v in out.items()}
+
+
+def digest_seeds():
+    """Values of the "sft.xxh3_128" metadata key."""
+    h = "0f3c9a1b2c3d4e5f60718293a4b5c6d7"
+    out = {
+        "digest_one": json.dumps({"w": h}, separators=(",", ":")),
+        "digest_many": json.dumps({"layer.%d" % i: h for i in range(8)}, separators=(",", ":")),
+        "digest_escaped": '{"a\\u0000":"%s","\\ud83d\\ude00":"%s"}' % (h, h.upper()),
+        "digest_empty": "{}",
+        "digest_dup": '{"w":"%s","w":"%s"}' % (h, h),
+        "digest_short": '{"w":"%s"}' % h[:31],
+        "digest_nested": '{"w":{"x":"%s"}}' % h,
+    }
+    return {k: v.encode() for k, v in out.items()}
+
+
 def write_corpus(target, made):
     d = os.path.join(HERE, "corpus", target)
     shutil.rmtree(d, ignore_errors=True)
@@ -169,6 +205,8 @@ def main():
         write_corpus("fuzz_npy", npy)
         print("wrote %d .npy seeds" % len(npy))
     write_corpus("fuzz_writer_roundtrip", writer_seeds())
+    write_corpus("fuzz_index", index_seeds())
+    write_corpus("fuzz_digest", digest_seeds())
 
 
 if __name__ == "__main__":

@@ -69,7 +69,7 @@ for t in "${targets[@]}"; do
   esac
   case $t in
     fuzz_npy) dict=(-dict="$root/fuzz/npy.dict") ;;
-    fuzz_writer_roundtrip) dict=() ;;  # FuzzedDataProvider input: no tokens to splice
+    fuzz_writer_roundtrip | fuzz_compressed) dict=() ;;  # FuzzedDataProvider input / zstd frames
     *) dict=(-dict="$root/fuzz/safetensors.dict") ;;
   esac
   log=$run_dir/$t.log
