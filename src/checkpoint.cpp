@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "checkpoint_index.hpp"
+#include "sft/name_hash.hpp"
 
 namespace sft {
 
@@ -88,7 +89,7 @@ struct Checkpoint::Impl {
   std::unique_ptr<Slot[]> slots;
   std::vector<std::string> names;           // sorted
   std::vector<std::uint32_t> name_shard;    // parallel to names
-  std::unordered_map<std::string_view, std::size_t> by_name;
+  std::unordered_map<std::string_view, std::size_t, NameHash> by_name;
   bool has_total = false;
   std::uint64_t total = 0;
 

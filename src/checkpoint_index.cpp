@@ -22,6 +22,7 @@
 #include <simdjson.h>
 
 #include "json_syntax.hpp"
+#include "name_index.hpp"
 #include "utf8.hpp"
 
 namespace sft {
@@ -115,7 +116,7 @@ Result<ParsedIndex> parse_index(std::string_view json) {
   if (root.get(top) != simdjson::SUCCESS) return bad(std::string("the index must be a JSON object, not ") + type_name(root.type()));
 
   ParsedIndex out;
-  std::unordered_set<std::string_view> seen_top;
+  std::unordered_set<std::string_view, NameHash> seen_top;
   bool have_map = false;
   for (auto field : top) {
     if (!seen_top.insert(field.key).second) return duplicate("the index's top-level object", field.key);
@@ -124,7 +125,7 @@ Result<ParsedIndex> parse_index(std::string_view json) {
       if (field.value.get(map) != simdjson::SUCCESS)
         return bad(std::string("weight_map must be an object, not ") + type_name(field.value.type()));
       have_map = true;
-      std::unordered_set<std::string_view> seen;
+      std::unordered_set<std::string_view, NameHash> seen;
       for (auto entry : map) {
         std::string tensor(entry.key);
         if (!seen.insert(entry.key).second) return duplicate("weight_map (a tensor mapped twice)", entry.key, tensor);
@@ -140,7 +141,7 @@ Result<ParsedIndex> parse_index(std::string_view json) {
       simdjson::dom::object meta;
       if (field.value.get(meta) != simdjson::SUCCESS)
         return bad(std::string("metadata must be an object, not ") + type_name(field.value.type()));
-      std::unordered_set<std::string_view> seen;
+      std::unordered_set<std::string_view, NameHash> seen;
       for (auto entry : meta) {
         if (!seen.insert(entry.key).second) return duplicate("metadata", entry.key);
         if (entry.key == "total_size") {

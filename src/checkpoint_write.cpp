@@ -5,6 +5,7 @@
 
 #include "atomic_file.hpp"
 #include "sft/checkpoint_writer.hpp"
+#include "sft/name_hash.hpp"
 
 namespace sft {
 
@@ -29,7 +30,7 @@ Result<void> write_index(const fs::path& path, const std::string& text, const Wr
 
 Result<ShardPlan> write_checkpoint(std::span<const TensorView> tensors, const fs::path& directory,
                                    const CheckpointWriteOptions& options) {
-  std::unordered_map<std::string_view, std::size_t> by_name;
+  std::unordered_map<std::string_view, std::size_t, NameHash> by_name;
   std::vector<std::uint64_t> sizes;
   std::vector<std::string_view> names;
   sizes.reserve(tensors.size());

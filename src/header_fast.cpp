@@ -23,6 +23,7 @@
 #include "header_builder.hpp"
 #include "header_parse.hpp"
 #include "json_syntax.hpp"
+#include "name_index.hpp"
 
 namespace sft::detail {
 
@@ -122,7 +123,7 @@ class StructuralWalker {
     if (!take('{')) return false;
     b_.set_has_metadata();
     if (take('}')) return true;
-    std::unordered_set<std::string_view> keys;
+    std::unordered_set<std::string_view, NameHash> keys;
     for (;;) {
       std::string_view key, value;
       if (!string(key) || !take(':') || !string(value) || !keys.insert(key).second) return false;

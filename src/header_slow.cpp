@@ -11,6 +11,7 @@
 #include "header_parse.hpp"
 #include "json_escape.hpp"
 #include "json_syntax.hpp"
+#include "name_index.hpp"
 #include "utf8.hpp"
 
 namespace sft::detail {
@@ -70,7 +71,7 @@ class SchemaWalker {
   // Skip any valid JSON value at p_[i], checking every object in it for
   // repeated keys; sets end_. Iterative: nesting is bounded only by Limits.
   Result<void> skip_value(std::size_t i) {
-    struct Frame { bool object; std::unordered_set<std::string> keys; };
+    struct Frame { bool object; std::unordered_set<std::string, NameHash> keys; };
     std::vector<Frame> stack;
     std::string k;
     for (;;) {
@@ -119,7 +120,7 @@ class SchemaWalker {
 
   // At a key inside a nested object: record it, fail on a repeat, move past ':'.
   // Sets, not lists: a hostile header may hold a million keys in one object.
-  Result<void> object_key(std::size_t i, std::unordered_set<std::string>& keys, std::string& k) {
+  Result<void> object_key(std::size_t i, std::unordered_set<std::string, NameHash>& keys, std::string& k) {
     k.clear();
     std::size_t after = unescape_json_string(p_, n_, i, k);
     if (!keys.insert(k).second)
@@ -139,7 +140,7 @@ class SchemaWalker {
     b_.set_has_metadata();
     i = ws(i + 1);
     std::string key, value;
-    std::unordered_set<std::string> seen;
+    std::unordered_set<std::string, NameHash> seen;
     while (p_[i] != '}') {
       const std::size_t key_pos = i;
       key.clear();
@@ -205,7 +206,7 @@ class SchemaWalker {
     bool have_shape = false, have_offsets = false;
     std::vector<std::uint64_t> offsets;
     std::vector<std::string> unknown;
-    std::unordered_set<std::string> unknown_set;
+    std::unordered_set<std::string, NameHash> unknown_set;
     std::string field, text;
     shape.clear();
     while (p_[i] != '}') {

@@ -58,3 +58,11 @@ std::size_t lookup_name(std::span<const TensorInfo> tensors, std::span<const std
 }
 
 }  // namespace sft::detail
+
+namespace sft {
+
+std::size_t NameHash::operator()(std::string_view s) const noexcept {
+  return static_cast<std::size_t>(detail::hash_name(s));
+}
+
+}  // namespace sft

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "sft/header.hpp"
+#include "sft/name_hash.hpp"
 
 namespace sft::detail {
 

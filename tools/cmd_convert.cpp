@@ -17,6 +17,7 @@
 #include "header_loader.hpp"
 #include "progress.hpp"
 #include "sft/convert.hpp"
+#include "sft/name_hash.hpp"
 #include "sft/writer.hpp"
 #include "sink_chunks.hpp"
 
@@ -89,7 +90,7 @@ int run_convert(std::span<const std::string_view> args) {
   };
 
   Writer w;
-  std::unordered_map<std::string_view, TensorView> views;
+  std::unordered_map<std::string_view, TensorView, sft::NameHash> views;
   std::vector<std::string> converted;
   std::uint64_t total = 0, copied = 0;
   for (const auto& t : src->tensors) {

@@ -61,6 +61,7 @@
 #include "sft/dtype.hpp"
 #include "sft/header.hpp"
 #include "sft/limits.hpp"
+#include "sft/name_hash.hpp"
 #include "sft/result.hpp"
 
 namespace sft {
@@ -118,7 +119,7 @@ class WriterPlan {
   std::vector<std::uint64_t> shapes_;    // every shape's dims, back to back
   std::vector<TensorInfo> tensors_;      // views into names_ / shapes_
   std::vector<std::size_t> source_;      // position -> index of the Writer's entry
-  std::unordered_map<std::string_view, std::size_t> by_name_;
+  std::unordered_map<std::string_view, std::size_t, NameHash> by_name_;
   std::vector<std::byte> preamble_;
   std::uint64_t data_size_ = 0;
 };
@@ -207,7 +208,7 @@ class Writer {
 
   WriterOptions options_;
   std::deque<Entry> entries_;   // a deque: names stay where they are as it grows
-  std::unordered_map<std::string_view, std::size_t> by_name_;
+  std::unordered_map<std::string_view, std::size_t, NameHash> by_name_;
   std::vector<std::pair<std::string, std::string>> metadata_;
   bool has_metadata_ = false;
 };

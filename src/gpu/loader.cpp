@@ -23,6 +23,7 @@
 
 #include "backend.hpp"
 #include "sft/gpu/checksum.hpp"
+#include "sft/name_hash.hpp"
 
 namespace sft::gpu {
 
@@ -54,7 +55,7 @@ struct Plan {
 
 Result<Plan> make_plan(std::span<const File* const> files, const Selection& sel, std::uint64_t max_region,
                        std::uint64_t chunk_bytes) {
-  std::unordered_set<std::string_view> wanted(sel.names.begin(), sel.names.end());
+  std::unordered_set<std::string_view, NameHash> wanted(sel.names.begin(), sel.names.end());
   for (const auto& n : sel.names) {
     bool found = false;
     for (const File* f : files) found = found || f->header().find(n) != nullptr;
