@@ -183,13 +183,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       const TensorInfo& b = ts[i];
       FUZZ_CHECK(a.dtype > b.dtype || (a.dtype == b.dtype && a.name < b.name));
     }
-    // Insertion order does not matter.
-    Writer rev = build(tensors, meta, opt, true, nullptr, nullptr);
-    auto out2 = rev.serialize();
-    FUZZ_CHECK(out2.ok());
-    // Duplicates resolve differently in reverse (first added wins), so only
-    // compare when every name was distinct.
-    if (accepted.size() == tensors.size()) FUZZ_CHECK(*out2 == file);
+    // Insertion order does not matter. Compared only when every tensor was
+    // accepted: under a tensor limit the reverse order accepts another
+    // subset, whose header may then be over the header limit.
+    if (accepted.size() == tensors.size()) {
+      Writer rev = build(tensors, meta, opt, true, nullptr, nullptr);
+      auto out2 = rev.serialize();
+      if (!out2) {
+        std::fprintf(stderr, "the same tensors in reverse order: %s\n", out2.error().to_string().c_str());
+        std::abort();
+      }
+      FUZZ_CHECK(*out2 == file);
+    }
   }
 
   // Rewriting what was read gives the same bytes: the layout is a fixed point.

@@ -2,12 +2,16 @@
 # fuzz/run_fuzzers.sh BUDGET_SECONDS [TARGET...]
 #
 # Builds the libFuzzer targets with clang under ASan + UBSan (no recovery) and
-# runs each one for BUDGET_SECONDS with its dictionary, its seed corpus, its
-# saved regressions and (for the parser targets) the adversarial corpus. New
+# runs each one for BUDGET_SECONDS with its dictionary, its seed corpus, the
+# minimised corpus of earlier campaigns (fuzz/corpus-min), its saved
+# regressions and (for the parser targets) the adversarial corpus. New
 # inputs go to fuzz/corpus-run/<target>/ (ignored by git); crashes, leaks,
 # timeouts and out-of-memory inputs go to fuzz/corpus-run/artifacts/<target>/.
 # Exit status 1 if any target found one: copy the input into
 # fuzz/regressions/<target>/, fix the bug, and it is replayed by ctest forever.
+# To keep what a long run found:
+#   build-fuzz/fuzz/T -merge=1 fuzz/corpus-min/T fuzz/corpus-run/T
+# adds only the inputs that reach coverage the committed ones do not.
 #
 # Environment:
 #   SFT_FUZZ_BUILD_DIR  build directory (default build-fuzz; SFT_FUZZ_BUILD is
@@ -63,6 +67,7 @@ failed=0
 for t in "${targets[@]}"; do
   mkdir -p "$run_dir/$t" "$run_dir/artifacts/$t"
   dirs=("$root/fuzz/corpus/$t")
+  [[ -d $root/fuzz/corpus-min/$t ]] && dirs+=("$root/fuzz/corpus-min/$t")
   [[ -d $root/fuzz/regressions/$t ]] && dirs+=("$root/fuzz/regressions/$t")
   case $t in
     fuzz_header | fuzz_file | fuzz_differential) dirs+=("$root/tests/adversarial/files") ;;
