@@ -1,7 +1,7 @@
 // fuzz/fuzz_differential.cpp — the parser's two JSON front ends must agree.
 //
 // parse_header() tries a fast front end (simdjson) that may decline, then an
-// authoritative slow one with exact offsets (src/header_parse.hpp). A header
+// authoritative slow one with exact offsets (src/header/header_parse.hpp). A header
 // the fast path accepts but the slow path rejects (or reads differently) would
 // make sft's verdict depend on which path ran: a parser differential inside sft
 // itself. Checked here:
@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "fuzz_common.hpp"
-#include "header_parse.hpp"
+#include "header/header_parse.hpp"
 #include "json_mutator.hpp"
 #include "sft/header.hpp"
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "checkpoint_index.hpp"
+#include "checkpoint/checkpoint_index.hpp"
 #include "fuzz_common.hpp"
 
 using namespace sft;

@@ -13,7 +13,7 @@
 #include "sft/writer.hpp"
 #include "synthetic_file.hpp"
 #include "test_support.hpp"
-#include "xxh3.hpp"
+#include "integrity/xxh3.hpp"
 
 namespace sft {
 namespace {

@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "checkpoint_index.hpp"
+#include "checkpoint/checkpoint_index.hpp"
 #include "sft/sft.hpp"
 #include "sft/writer.hpp"
 #include "test_support.hpp"

@@ -1,6 +1,6 @@
 // src/json_escape: JSON string literals, byte-exact against what serde_json and
 // Python's json.dumps(ensure_ascii=False) write for the same strings.
-#include "json_escape.hpp"
+#include "sft_internal/json_escape.hpp"
 
 #include <gtest/gtest.h>
 

@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "command.hpp"
-#include "json_escape.hpp"
+#include "sft_internal/json_escape.hpp"
 #include "sft/digest.hpp"
 #include "write_options.hpp"
 

@@ -8,7 +8,7 @@
 #include "checkpoint_cli.hpp"
 #include "command.hpp"
 #include "header_loader.hpp"
-#include "json_escape.hpp"
+#include "sft_internal/json_escape.hpp"
 
 namespace sft::cli {
 namespace {

@@ -11,7 +11,7 @@
 #include "checkpoint_cli.hpp"
 #include "command.hpp"
 #include "header_loader.hpp"
-#include "json_escape.hpp"
+#include "sft_internal/json_escape.hpp"
 #include "sft/strict.hpp"
 
 namespace sft::cli {

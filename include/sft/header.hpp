@@ -90,7 +90,7 @@ class Header {
   std::uint64_t file_size() const noexcept { return data_start() + data_size_; }
 
  private:
-  friend struct HeaderBuilder;  // src/header_builder.hpp
+  friend struct HeaderBuilder;  // src/header/header_builder.hpp
   void rebind_from(const Header& other);
 
   std::vector<char> names_;                // every name's bytes, back to back

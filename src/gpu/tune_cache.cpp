@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "backend.hpp"
-#include "json_escape.hpp"
+#include "sft_internal/json_escape.hpp"
 
 namespace sft::gpu::detail {
 namespace {

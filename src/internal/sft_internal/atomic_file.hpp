@@ -1,0 +1,63 @@
+// src/internal/sft_internal/atomic_file.hpp — a temporary file that becomes the target on commit.
+//
+// Internal to sft (the Writer and the .npy writer use it). The temporary lives
+// in the target's directory, so the final rename never crosses file systems;
+// it is created with O_EXCL under a random name, so two writers of one target
+// never share a temporary. Until commit() renames it over the target, the
+// target is untouched; abort() (and the destructor) unlink it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <span>
+
+#include "sft/result.hpp"
+
+namespace sft::detail {
+
+class AtomicFile {
+ public:
+  // Create the temporary for `target`. fail_after_bytes: test hook, see
+  // WriterOptions::fail_after_bytes.
+  static Result<AtomicFile> create(const std::filesystem::path& target,
+                                   std::uint64_t fail_after_bytes = ~std::uint64_t{0});
+
+  AtomicFile(AtomicFile&& other) noexcept;
+  AtomicFile& operator=(AtomicFile&& other) noexcept;
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+  ~AtomicFile();
+
+  // Set the final size up front (ftruncate, then ask the file system to
+  // reserve the blocks so that a full disk shows up now rather than halfway).
+  Result<void> reserve(std::uint64_t size);
+  // Write all of `bytes` at `offset` (loops over short writes and EINTR).
+  Result<void> write_at(std::uint64_t offset, std::span<const std::byte> bytes);
+  // Write the spans back to back from `offset`, batching them into pwritev calls.
+  Result<void> write_gather(std::uint64_t offset, std::span<const std::span<const std::byte>> parts);
+
+  // fsync (when durable), close, rename over the target, fsync the directory.
+  // On failure before the rename the temporary is removed.
+  Result<void> commit(bool durable);
+  // Close and unlink the temporary. Idempotent, never fails.
+  void abort() noexcept;
+
+  bool open() const noexcept { return fd_ >= 0; }
+  const std::filesystem::path& temp_path() const noexcept { return temp_; }
+  const std::filesystem::path& target() const noexcept { return target_; }
+
+ private:
+  AtomicFile() = default;
+  Error io_error(const char* what, int err) const;
+  // How many of `want` bytes the failure hook lets through (0 means ENOSPC).
+  std::size_t allowed(std::size_t want) const noexcept;
+
+  int fd_ = -1;
+  std::filesystem::path target_;
+  std::filesystem::path temp_;
+  std::uint64_t written_ = 0;
+  std::uint64_t fail_after_ = ~std::uint64_t{0};
+};
+
+}  // namespace sft::detail
