@@ -45,8 +45,11 @@ enum class Errc : int {
   slice_too_many_indices = 46, // more indices than the tensor has dimensions
   slice_subbyte = 47,      // a slice of a sub-byte dtype that does not fall on byte boundaries
   buffer_too_small = 48,   // the caller's output buffer is smaller than the result
-  not_mapped = 49,         // a zero-copy view asked of a file opened in pread mode
+  not_mapped = 49,         // a zero-copy view asked of bytes that are not in memory (pread, compressed, remote)
   invalid_argument = 50,   // an argument outside its documented domain
+  out_of_memory = 51,      // an allocation failed (reported, never thrown across the API)
+  internal = 52,           // a bug in sft caught at a boundary: an exception that would have escaped,
+                           // an Error built with code ok; the message says where
 
   // --- 60..79: writing -------------------------------------------------------------
   duplicate_name = 60,     // two tensors with one name
@@ -92,6 +95,11 @@ enum class Errc : int {
   // --- 140..159: .npy files ----------------------------------------------------------
   npy_bad_header = 140,
   npy_unsupported = 141,
+
+  // --- reserved ranges for subsystems (codes are added inside their range) --------------
+  // 160..179: remote byte sources (HTTP range requests, docs/remote.md)
+  // 180..199: sharding plans and distributed loading (docs/distributed.md)
+  // 200..219: the Python package's own conditions (docs/python.md)
 };
 
 // The snake_case name of a code, e.g. "header_length"; "unknown" for values not listed.
@@ -113,6 +121,17 @@ struct Error {
   // "CODE: message (offset N, tensor NAME)", the parenthesis only with what is known.
   // Control characters in the tensor name are escaped so the line stays one line.
   std::string to_string() const;
+
+  // Composition: add what the caller knows that the callee did not.
+  // with_tensor: names the tensor unless one is already named (the innermost
+  // name is the most precise). with_context: prefixes the message with
+  // "CONTEXT: " (a file path, a shard name, an operation). with_offset: sets
+  // the byte offset unless one is already known.
+  Error with_tensor(std::string_view name) const&;
+  Error with_tensor(std::string_view name) &&;
+  Error with_context(std::string_view context) const&;
+  Error with_context(std::string_view context) &&;
+  Error with_offset(std::uint64_t off) &&;
 };
 
 }  // namespace sft

@@ -16,6 +16,7 @@ std::string_view errc_name(Errc code) noexcept {
     SFT_ERRC_CASE(misaligned_data) SFT_ERRC_CASE(slice_out_of_range) SFT_ERRC_CASE(slice_bad_range)
     SFT_ERRC_CASE(slice_too_many_indices) SFT_ERRC_CASE(slice_subbyte) SFT_ERRC_CASE(buffer_too_small)
     SFT_ERRC_CASE(not_mapped) SFT_ERRC_CASE(invalid_argument)
+    SFT_ERRC_CASE(out_of_memory) SFT_ERRC_CASE(internal)
     SFT_ERRC_CASE(duplicate_name) SFT_ERRC_CASE(invalid_name) SFT_ERRC_CASE(reserved_name)
     SFT_ERRC_CASE(data_size_mismatch) SFT_ERRC_CASE(missing_data) SFT_ERRC_CASE(write_failed)
     SFT_ERRC_CASE(bad_alignment) SFT_ERRC_CASE(writer_state)
@@ -62,6 +63,28 @@ std::string Error::to_string() const {
     s += ")";
   }
   return s;
+}
+
+Error Error::with_tensor(std::string_view name) const& { return Error(*this).with_tensor(name); }
+Error Error::with_tensor(std::string_view name) && {
+  if (tensor.empty()) tensor.assign(name);
+  return std::move(*this);
+}
+
+Error Error::with_context(std::string_view context) const& { return Error(*this).with_context(context); }
+Error Error::with_context(std::string_view context) && {
+  if (!context.empty()) {
+    std::string m;
+    m.reserve(context.size() + 2 + message.size());
+    m.append(context).append(": ").append(message);
+    message = std::move(m);
+  }
+  return std::move(*this);
+}
+
+Error Error::with_offset(std::uint64_t off) && {
+  if (offset == no_offset) offset = off;
+  return std::move(*this);
 }
 
 }  // namespace sft
