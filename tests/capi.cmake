@@ -14,6 +14,14 @@ foreach(exe capi_test abi_layout)
   target_link_libraries(${exe} PRIVATE sft::sft)
 endforeach()
 
+# The header is C99: compiled as such (a compile-time check, nothing to run).
+add_library(capi_header_c99 OBJECT ${SFT_CAPI_DIR}/header_c99.c)
+set_target_properties(capi_header_c99 PROPERTIES C_STANDARD 99 C_STANDARD_REQUIRED ON C_EXTENSIONS OFF)
+target_include_directories(capi_header_c99 PRIVATE ${PROJECT_SOURCE_DIR}/include)
+if(CMAKE_C_COMPILER_ID MATCHES "GNU|Clang")
+  target_compile_options(capi_header_c99 PRIVATE -Wall -Wextra -Werror -pedantic)
+endif()
+
 file(STRINGS ${SFT_CAPI_DIR}/capi_test.c capi_lines REGEX "^    T\\([a-z0-9_]+\\),$")
 foreach(line IN LISTS capi_lines)
   string(REGEX REPLACE "^    T\\(([a-z0-9_]+)\\),$" "\\1" name "${line}")
