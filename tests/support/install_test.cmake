@@ -80,6 +80,11 @@ if(rc)
 endif()
 message(STATUS "pkg-config --cflags --libs sft: ${pc_flags}")
 separate_arguments(pc_flags UNIX_COMMAND "${pc_flags}")
+# An instrumented libsft holds UBSan's C++ checks (vptr), whose runtime clang
+# links only for C++ programs unless asked to.
+if(SANITIZE AND CC MATCHES "clang")
+  list(APPEND sanitize_flags -fsanitize-link-c++-runtime)
+endif()
 execute_process(COMMAND ${CC} -std=c11 -Wall -Wextra -Werror -pedantic ${sanitize_flags}
                         ${SFT_CONSUMER_SRC}/main.c ${pc_flags} -o ${SFT_SCRATCH}/c_consumer_pkgconfig
                 RESULT_VARIABLE rc ERROR_VARIABLE cc_err)
