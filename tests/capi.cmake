@@ -26,7 +26,8 @@ file(STRINGS ${SFT_CAPI_DIR}/capi_test.c capi_lines REGEX "^    T\\([a-z0-9_]+\\
 foreach(line IN LISTS capi_lines)
   string(REGEX REPLACE "^    T\\(([a-z0-9_]+)\\),$" "\\1" name "${line}")
   add_test(NAME capi.${name} COMMAND capi_test ${name})
-  set_tests_properties(capi.${name} PROPERTIES ENVIRONMENT "SFT_TEST_TMP=${CMAKE_CURRENT_BINARY_DIR}/tmp"
+  set_tests_properties(capi.${name} PROPERTIES
+                       ENVIRONMENT "SFT_TEST_TMP=${CMAKE_CURRENT_BINARY_DIR}/tmp;SFT_CLI=$<$<TARGET_EXISTS:sft_cli>:$<TARGET_FILE:sft_cli>>"
                        SKIP_REGULAR_EXPRESSION "skipped: ")
 endforeach()
 if(NOT capi_lines)

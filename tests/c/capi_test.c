@@ -424,6 +424,46 @@ static void test_memory(void) {
   free(bytes);
 }
 
+/* A compressed checkpoint (written by the sft tool, $SFT_CLI) opens like any
+ * file: no views, loads are owned copies, reads decompress what they need. */
+static void test_compressed(void) {
+  sft_error* err = NULL;
+  const char* cli = getenv("SFT_CLI");
+  if (!cli || !*cli) {
+    printf("skipped: SFT_CLI is not set (the tool is not built: SFT_BUILD_TOOLS=OFF)\n");
+    return;
+  }
+  const char* in = write_model("m.safetensors");
+  const char* out = path_of("m.safetensors.zst");
+  char cmd[2048];
+  snprintf(cmd, sizeof cmd, "'%s' compress '%s' '%s'", cli, in, out);
+  if (system(cmd) != 0) {
+    printf("skipped: `sft compress` failed (a build without zstd?)\n");
+    return;
+  }
+  sft_file* f = open_model(out, SFT_READ_MMAP);
+  if (!f) return;
+  CHECK(strcmp(sft_file_source_kind(f), "compressed") == 0);
+  CHECK(!sft_file_is_mapped(f));
+  const void* data = NULL;
+  size_t size = 0;
+  CHECK_ERR(sft_file_view(f, 0, &data, &size, &err), SFT_ERR_NOT_MAPPED);
+  sft_bytes* b = NULL;
+  CHECK_OK(sft_file_load(f, 0, &b, &err));
+  CHECK(sft_bytes_owned(b) && sft_bytes_size(b) == sizeof embed && memcmp(sft_bytes_data(b), embed, sizeof embed) == 0);
+  sft_bytes_free(b);
+  const sft_slice col[2] = {{SFT_SLICE_ALL, 0, 0, 0}, {SFT_SLICE_INDEX, 2, 0, 0}};
+  float c[4];
+  CHECK_OK(sft_file_read_slice(f, 0, col, 2, c, sizeof c, &err));
+  CHECK(c[0] == 2.0f && c[3] == 11.0f);
+  sft_file_close(f);
+
+  sft_open_options o;
+  memset(&o, 0, sizeof o);
+  o.flags = SFT_OPEN_REFUSE_COMPRESSED;
+  CHECK_ERR(sft_file_open(out, &o, &f, &err), SFT_ERR_HEADER_TOO_LARGE);
+}
+
 static void test_slices(void) {
   sft_error* err = NULL;
   sft_file* f = open_model(write_model("m.safetensors"), SFT_READ_MMAP);
@@ -952,6 +992,7 @@ static const struct {
     T(view_and_copy),
     T(pread_mode),
     T(memory),
+    T(compressed),
     T(slices),
     T(metadata),
     T(write_round_trip),
