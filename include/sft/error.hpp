@@ -5,6 +5,9 @@
 // (they may be logged, stored or compared across versions), so codes are only ever
 // appended, never renumbered. Ranges are reserved per subsystem so that parts of
 // the project can grow their own codes without touching each other's.
+// A new code also gets its SFT_ERR_* constant in the C API (include/sft/sft.h,
+// the static_asserts of src/capi/capi_core.cpp and the table of
+// tests/c/capi_test.c): the test capi.error_codes fails until it has one.
 #pragma once
 
 #include <cstdint>
