@@ -91,6 +91,7 @@ Result<void> File::read_range(const TensorInfo& info, std::uint64_t offset, std:
 }
 
 Result<void> File::read(const TensorInfo& info, std::span<std::byte> out) const {
+  SFT_TRY(check_owned(*this, info));
   if (out.size() < info.byte_size())
     return Error(Errc::buffer_too_small, "buffer of " + num(out.size()) + " bytes for a tensor of " + num(info.byte_size()),
                  Error::no_offset, std::string(info.name));
