@@ -390,6 +390,23 @@ TEST_P(EverySource, ReadAndReadRangeCopyExactlyTheTensor) {
     EXPECT_EQ(all, tf.bytes);
     std::vector<std::byte> two(2);
     EXPECT_TRUE(fails_with(f.read_bytes(tf.bytes.size() - 1, two), Errc::invalid_argument));
+    // A batch: every tensor's bytes in one call, in reverse order.
+    std::vector<std::vector<std::byte>> outs;
+    std::vector<ReadRequest> batch;
+    for (const TensorInfo& t : f.header().tensors()) outs.emplace_back(t.byte_size());
+    for (std::size_t i = outs.size(); i-- > 0;) {
+      const TensorInfo& t = f.header().tensors()[i];
+      batch.push_back({f.header().data_start() + t.data_offsets.begin, outs[i]});
+    }
+    ASSERT_TRUE(succeeds(f.read_bytes(batch)));
+    for (std::size_t i = 0; i < outs.size(); ++i) {
+      const std::string_view name = f.header().tensors()[i].name;
+      auto want = std::find_if(tf.tensors.begin(), tf.tensors.end(), [&](const auto& p) { return p.first == name; });
+      ASSERT_NE(want, tf.tensors.end());
+      EXPECT_EQ(outs[i], want->second) << name;
+    }
+    batch.push_back({tf.bytes.size() - 1, two});  // one range past the end: nothing is read
+    EXPECT_TRUE(fails_with(f.read_bytes(batch), Errc::invalid_argument));
   });
 }
 

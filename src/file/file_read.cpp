@@ -70,11 +70,31 @@ Result<File::Views> File::views() const& {
   return Views{this};
 }
 
+namespace {
+
+// invalid_argument unless [offset, offset + n) lies within the file.
+Result<void> within_file(const File& f, std::uint64_t offset, std::uint64_t n) {
+  if (offset > f.size() || n > f.size() - offset)
+    return Error(Errc::invalid_argument, "range of " + std::to_string(n) + " bytes at " + std::to_string(offset) +
+                                             " is outside the file's " + std::to_string(f.size()) + " bytes");
+  return {};
+}
+
+}  // namespace
+
 Result<void> File::read_bytes(std::uint64_t offset, std::span<std::byte> out) const {
-  if (offset > size() || out.size() > size() - offset)
-    return Error(Errc::invalid_argument, "range of " + std::to_string(out.size()) + " bytes at " + std::to_string(offset) +
-                                             " is outside the file's " + std::to_string(size()) + " bytes");
+  SFT_TRY(within_file(*this, offset, out.size()));
   return detail::guarded([&] { return impl_->source->read(offset, out); });
+}
+
+Result<void> File::read_bytes(std::span<const ReadRequest> reads) const {
+  for (const ReadRequest& r : reads) SFT_TRY(within_file(*this, r.offset, r.out.size()));
+  return detail::guarded([&]() -> Result<void> {
+    std::vector<detail::ReadRange> ranges;
+    ranges.reserve(reads.size());
+    for (const ReadRequest& r : reads) ranges.push_back({r.offset, r.out});
+    return impl_->source->read_ranges(ranges);
+  });
 }
 
 Result<void> File::read_range(const TensorInfo& info, std::uint64_t offset, std::span<std::byte> out) const {
