@@ -130,7 +130,9 @@ class [[nodiscard]] Result {
     if (!self.ok()) return Result<U>(std::forward<Self>(self).error());
     if constexpr (std::is_void_v<U>) {
       std::forward<F>(f)(std::forward<Self>(self).value());
-      return Result<void>();
+      // Result<U>, not Result<void>: a non-dependent name here would make clang
+      // instantiate the primary template for void before the specialization below.
+      return Result<U>();
     } else {
       return Result<U>(std::forward<F>(f)(std::forward<Self>(self).value()));
     }
