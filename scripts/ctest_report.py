@@ -32,6 +32,20 @@ def allowed_skip(name, driver):
     return None
 
 
+def skip_reason(case, skipped):
+    # ctest's own message ("SKIP_REGULAR_EXPRESSION_MATCHED", "SKIP_RETURN_CODE=77")
+    # says little; the test's output says why.
+    lines = (case.findtext("system-out") or "").splitlines()
+    said = []
+    for i, line in enumerate(lines):
+        if line.rstrip().endswith(": Skipped") and i + 1 < len(lines):  # GoogleTest: the reason follows
+            said.append(lines[i + 1].strip())
+        elif "skip" in line.lower() and "SKIPPED" not in line and "Skipped" not in line:
+            said.append(line.strip())
+    ctest = skipped.get("message", "") if skipped is not None else case.get("status", "")
+    return "; ".join(said[:3] + [ctest]) if said else ctest
+
+
 def main(paths):
     if not paths:
         print(__doc__)
@@ -47,7 +61,7 @@ def main(paths):
             if skipped is not None or case.get("status") in ("notrun", "disabled"):
                 counts["skipped"] += 1
                 why = allowed_skip(name, driver)
-                reason = skipped.get("message", "") if skipped is not None else case.get("status")
+                reason = skip_reason(case, skipped)
                 if why:
                     print(f"  skipped (allowed: {why}): {name}")
                 else:

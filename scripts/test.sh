@@ -27,9 +27,10 @@
 #   SFT_REQUIRE_FIXTURES  1 (default): missing shared fixtures fail; 0: they skip
 #   SFT_USE_CCACHE=1      keep ccache on (a developer's convenience; CI never)
 #   SFT_TEST_DIR          where the build trees and the venv go (default build-test)
-#   PIP_CACHE_DIR         pip's download cache: kept across runs (it is not a
-#                         test cache, and every file is checked against its
-#                         hash); point it at an empty directory for a cold install
+#   SFT_WHEELHOUSE        where the pinned wheels are kept between runs (default
+#                         ~/.cache/sft-wheels): a download cache, not a test
+#                         cache (every file is checked against its hash); point
+#                         it at an empty directory for a cold install
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -79,9 +80,17 @@ venv=$dir/venv
 python3 -m venv "$venv"
 # Wheels only: nothing is built from source, so every byte installed is one
 # whose hash test.txt lists (pip does not check the hashes of the build
-# dependencies of a source build).
-PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/python" -m pip install --quiet --require-hashes \
-  --only-binary :all: --no-deps -r scripts/requirements/test.txt
+# dependencies of a source build). The wheels are kept in a download cache
+# (about 4 GB, torch with its CUDA libraries): pip's own HTTP cache does not
+# keep them here, and fetching them takes minutes. It is not a test cache:
+# `pip download` checks a kept file against its hash and fetches it again if
+# it differs, and the install reads nothing else (--no-index).
+wheels=${SFT_WHEELHOUSE:-$HOME/.cache/sft-wheels}
+mkdir -p "$wheels"
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+pip_pinned=(--quiet --require-hashes --only-binary :all: --no-deps -r scripts/requirements/test.txt)
+"$venv/bin/python" -m pip download -d "$wheels" "${pip_pinned[@]}"
+"$venv/bin/python" -m pip install --no-index --find-links "$wheels" "${pip_pinned[@]}"
 "$venv/bin/python" -m pip check
 end
 

@@ -35,7 +35,9 @@ __attribute__((noinline)) cl_program probe_create_program(cl_context ctx, cl_dev
 }
 
 __attribute__((noinline)) cl_mem probe_create_buffer(cl_context ctx, std::size_t bytes, cl_int* e) {
-  return clCreateBuffer(ctx, CL_MEM_READ_WRITE, bytes, nullptr, e);
+  cl_mem m = clCreateBuffer(ctx, CL_MEM_READ_WRITE, bytes, nullptr, e);
+  asm volatile("" ::: "memory");  // not a tail call: this frame stays on the allocation's stack
+  return m;
 }
 
 }  // namespace
