@@ -18,6 +18,9 @@
 #                       an alias); an existing clang build (e.g. CI's sanitizer
 #                       build) is reused as is
 #   SFT_FUZZ_JOBS       parallel build jobs (default 2)
+#   SFT_FUZZ_RUN_DIR    where new inputs and artifacts go (default fuzz/corpus-run;
+#                       scripts/test.sh gives each run an empty one, so that no
+#                       corpus grown by an earlier run changes what CI fuzzes)
 #   SFT_FUZZ_MAX_LEN    libFuzzer -max_len (default 16384)
 #   SFT_FUZZ_FLAGS      extra libFuzzer flags, e.g. "-jobs=2 -workers=2"
 #
@@ -35,7 +38,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=${SFT_FUZZ_BUILD_DIR:-${SFT_FUZZ_BUILD:-$root/build-fuzz}}
 jobs=${SFT_FUZZ_JOBS:-2}
 max_len=${SFT_FUZZ_MAX_LEN:-16384}
-run_dir=$root/fuzz/corpus-run
+run_dir=${SFT_FUZZ_RUN_DIR:-$root/fuzz/corpus-run}
 
 if [[ ! -f $build/CMakeCache.txt ]]; then
   CC=${CC:-clang} CXX=${CXX:-clang++} cmake -S "$root" -B "$build" -G Ninja \

@@ -85,13 +85,21 @@ TEST(Convert, F8KnownValues) {
   EXPECT_EQ(sft::f8_e8m0_to_float(254), std::ldexp(1.0f, 127));
   EXPECT_TRUE(std::isnan(sft::f8_e8m0_to_float(255)));
   EXPECT_EQ(sft::float_to_f8_e8m0(1.0f), 127);
-  EXPECT_EQ(sft::float_to_f8_e8m0(1.5f), 128);  // tie between 1 and 2: to the even significand (2)
-  EXPECT_EQ(sft::float_to_f8_e8m0(3.0f), 129);  // tie between 2 and 4: 4
+  EXPECT_EQ(sft::float_to_f8_e8m0(1.5f), 128);  // tie between 1 and 2: upward (2)
+  EXPECT_EQ(sft::float_to_f8_e8m0(3.0f), 129);  // tie between 2 and 4: upward (4), whatever the code's parity
   EXPECT_EQ(sft::float_to_f8_e8m0(1.4f), 127);
   EXPECT_EQ(sft::float_to_f8_e8m0(0.0f), 255);
   EXPECT_EQ(sft::float_to_f8_e8m0(-1.0f), 255);
   EXPECT_EQ(sft::float_to_f8_e8m0(std::ldexp(1.0f, -127)), 0);
-  EXPECT_EQ(sft::float_to_f8_e8m0(std::ldexp(1.25f, -127)), 1);  // as ml_dtypes: a subnormal step of 2^-126
+  // Subnormal inputs round on the value like the rest (ml_dtypes 0.7.0): 2^-127
+  // is the nearest code below 1.5 * 2^-127, and nothing lies below it.
+  EXPECT_EQ(sft::float_to_f8_e8m0(std::ldexp(1.25f, -127)), 0);
+  EXPECT_EQ(sft::float_to_f8_e8m0(std::bit_cast<float>(0x00410000u)), 0);  // BF16 0x0041 = 1.02 * 2^-127
+  EXPECT_EQ(sft::float_to_f8_e8m0(std::bit_cast<float>(0x005fffffu)), 0);  // just below 1.5 * 2^-127
+  EXPECT_EQ(sft::float_to_f8_e8m0(std::bit_cast<float>(0x00600000u)), 1);  // the tie: upward, 2^-126
+  EXPECT_EQ(sft::float_to_f8_e8m0(std::bit_cast<float>(0x00000001u)), 0);  // the smallest float
+  EXPECT_EQ(sft::float_to_f8_e8m0(-0.0f), 255);
+  EXPECT_EQ(sft::float_to_f8_e8m0(-std::ldexp(1.0f, -140)), 255);
   EXPECT_EQ(sft::float_to_f8_e8m0(std::ldexp(1.5f, 127)), 255);  // rounds past 2^127
 }
 
@@ -174,6 +182,33 @@ TEST(Convert, RoundingMatchesNearestSearch) {
     }
     EXPECT_GT(checked, 100u) << sft::name(f.dtype);
   }
+}
+
+// F8_E8M0 against a search over its 255 powers of two, on the value: every
+// subnormal float (in steps), and the floats around every code and every
+// midpoint between neighbouring codes. Ties go upward; from 1.5 * 2^127 on the
+// result is NaN (0xff).
+TEST(Convert, E8M0RoundsToNearestPowerOfTwoOnTheValue) {
+  const auto want = [](float x) -> std::uint32_t {
+    const double v = x;
+    if (v >= std::ldexp(1.5, 127)) return 255;
+    std::uint32_t best = 0;
+    for (std::uint32_t c = 1; c < 255; ++c) {
+      const double d = std::abs(v - std::ldexp(1.0, static_cast<int>(c) - 127));
+      const double db = std::abs(v - std::ldexp(1.0, static_cast<int>(best) - 127));
+      if (d <= db) best = c;  // `<=`: a tie goes to the larger power
+    }
+    return best;
+  };
+  std::vector<float> xs;
+  for (std::uint32_t m = 1; m < 0x800000u; m += 0x1fff) xs.push_back(std::bit_cast<float>(m));
+  for (int e = -127; e <= 127; ++e) {
+    for (double t : {1.0, 1.25, 1.5, 1.75}) {
+      const float x = static_cast<float>(std::ldexp(t, e));
+      xs.insert(xs.end(), {std::nextafter(x, 0.0f), x, std::nextafter(x, INFINITY)});
+    }
+  }
+  for (float x : xs) ASSERT_EQ(sft::float_to_f8_e8m0(x), want(x)) << "x=" << x << " bits=" << std::bit_cast<std::uint32_t>(x);
 }
 
 TEST(Convert, BulkDecodeHandlesUnalignedInput) {

@@ -11,6 +11,7 @@
 
 #include "expect.hpp"
 #include "mini_json.hpp"
+#include "require.hpp"
 #include "sft/sft.hpp"
 #include "test_support.hpp"
 
@@ -100,7 +101,7 @@ TEST(RealFixtures, SelfCheckOfTheSha256Helper) {
 }
 
 TEST(RealFixtures, ManifestListsEveryFile) {
-  if (!fs::exists(real_dir() / "MANIFEST.json")) GTEST_SKIP() << "no fixtures at " << real_dir();
+  SFT_FIXTURES_OR_SKIP(fs::exists(real_dir() / "MANIFEST.json"), "no fixtures at " << real_dir());
   auto manifest = load_manifest();
   std::set<std::string> listed, present;
   for (const auto& [name, entry] : manifest.members) listed.insert(name);
@@ -110,7 +111,7 @@ TEST(RealFixtures, ManifestListsEveryFile) {
 }
 
 TEST(RealFixtures, EveryFileIsAcceptedAndMatchesTheManifest) {
-  if (!fs::exists(real_dir() / "MANIFEST.json")) GTEST_SKIP() << "no fixtures at " << real_dir();
+  SFT_FIXTURES_OR_SKIP(fs::exists(real_dir() / "MANIFEST.json"), "no fixtures at " << real_dir());
   auto manifest = load_manifest();
   for (const auto& path : files_in(real_dir())) {
     SCOPED_TRACE(path.filename().string());
@@ -132,7 +133,7 @@ TEST(RealFixtures, EveryFileIsAcceptedAndMatchesTheManifest) {
 }
 
 TEST(RealFixtures, MalformedFilesAreRejected) {
-  if (!fs::exists(malformed_dir())) GTEST_SKIP() << "no fixtures at " << malformed_dir();
+  SFT_FIXTURES_OR_SKIP(fs::exists(malformed_dir()), "no fixtures at " << malformed_dir());
   auto files = files_in(malformed_dir());
   ASSERT_FALSE(files.empty());
   for (const auto& path : files) {
@@ -147,7 +148,7 @@ TEST(RealFixtures, MalformedFilesAreRejected) {
 
 TEST(RealFixtures, AbuseFileDeclaresMoreHeaderThanItHas) {
   auto path = malformed_dir() / "safetensors-cpp-abuse-attempt-1.safetensors";
-  if (!fs::exists(path)) GTEST_SKIP() << "missing " << path;
+  SFT_FIXTURES_OR_SKIP(fs::exists(path), "missing " << path);
   auto f = File::open(path);
   EXPECT_TRUE(fails_with(f, Errc::header_length));
   EXPECT_TRUE(offset_within(f, 0, 8));

@@ -16,6 +16,9 @@ if(Python3_Interpreter_FOUND)
              COMMAND Python3::Interpreter ${CMAKE_CURRENT_LIST_DIR}/py/gpu_convert_vs_ml_dtypes.py
                      --dump $<TARGET_FILE:gpu_convert_dump> --backend ${backend})
     set_tests_properties(gpu_convert_vs_ml_dtypes_${backend} PROPERTIES SKIP_RETURN_CODE 77 LABELS gpu TIMEOUT 120)
+    if(SFT_SANITIZE)
+      set_tests_properties(gpu_convert_vs_ml_dtypes_${backend} PROPERTIES ENVIRONMENT_MODIFICATION "${SFT_LSAN_OPENCL_ENV}")
+    endif()
   endforeach()
 endif()
 
@@ -27,5 +30,8 @@ if(TARGET sft_cli AND Python3_Interpreter_FOUND)
              COMMAND Python3::Interpreter ${CMAKE_CURRENT_LIST_DIR}/py/gpu_cli.py $<TARGET_FILE:sft_cli> ${backend}
                      ${SFT_FIXTURES_DIR})
     set_tests_properties(gpu_cli_${backend} PROPERTIES SKIP_RETURN_CODE 77 LABELS gpu TIMEOUT 300)
+    if(SFT_SANITIZE)
+      set_tests_properties(gpu_cli_${backend} PROPERTIES ENVIRONMENT_MODIFICATION "${SFT_LSAN_OPENCL_ENV}")
+    endif()
   endforeach()
 endif()

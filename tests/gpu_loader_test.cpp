@@ -71,7 +71,7 @@ class GpuLoader : public ::testing::TestWithParam<std::string> {};
 TEST_P(GpuLoader, RealFixturesArriveByteForByteWithEveryPipelineShape) {
   SFT_OPEN_GPU_OR_SKIP(dev, GetParam());
   auto fixtures = real_fixtures();
-  if (fixtures.empty()) GTEST_SKIP() << "no fixtures under " << sft::test::fixtures_dir() / "real";
+  SFT_FIXTURES_OR_SKIP(!fixtures.empty(), "no fixtures under " << sft::test::fixtures_dir() / "real");
   auto q = dev.queue();
   ASSERT_TRUE(q);
   struct Shape {

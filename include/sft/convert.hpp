@@ -28,9 +28,12 @@
 // ml_dtypes; there is no saturating mode. The FNUZ types have no negative zero
 // (-0.0 encodes as 0x00) and one NaN, 0x80. F8_E8M0 (ml_dtypes.float8_e8m0fnu)
 // holds only powers of two 2^-127 .. 2^127, no sign and no zero: zero,
-// negative values, infinities and NaN encode as 0xff (NaN); positive values
-// below 2^-126 round as if 0x00 were a subnormal step of 2^-126 (so 2^-127
-// itself encodes as 0x00, which decodes to 2^-127), as ml_dtypes does.
+// negative values, infinities and NaN encode as 0xff (NaN); a positive value
+// rounds to the nearest power of two measured on the value, ties upward, as
+// ml_dtypes 0.7.0 does: 1.5 * 2^e and above give 2^(e+1), and every value
+// below 1.5 * 2^-127, subnormal inputs included, gives 0x00 (2^-127). torch's
+// `to(torch.float8_e8m0fnu)` differs on subnormal inputs, zero and negative
+// values (docs/format.md).
 //
 // NaN decoding: F16 and BF16 keep the payload bits (numpy / ml_dtypes do);
 // every F8 NaN decodes to the quiet NaN 0x7fc00000 with its sign (FNUZ NaN:

@@ -42,6 +42,9 @@ import stat
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "py"))
+from sft_require import fixtures_required  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 CASES = os.path.join(HERE, "cases")
 FILES = os.path.join(HERE, "files")
@@ -92,6 +95,8 @@ def skip_reason(cmdline, fixtures, sft, case):
             if f"\n  {command} " not in listed:
                 return f"this sft has no '{command}' command"
     if "fixtures/" in cmdline and not os.path.isdir(fixtures):
+        if fixtures_required():
+            return None  # SFT_REQUIRE_FIXTURES=1: run it, and let it fail
         return f"fixtures not found at {fixtures}"
     if needs_unprivileged(cmdline) and not shutil.which("setpriv"):
         return "running as root (who reads a file of mode 000) and setpriv is missing"

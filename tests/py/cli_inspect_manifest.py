@@ -22,6 +22,8 @@ import struct
 import subprocess
 import sys
 
+from sft_require import note_missing_fixtures
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 CLI_FILES = os.path.join(HERE, "..", "cli", "files")
 # Files the reference accepts and sft rejects on purpose (docs/format.md, deviations).
@@ -161,7 +163,7 @@ def main():
     if os.path.isfile(os.path.join(fixtures, "real", "MANIFEST.json")):
         check_fixtures(binary, fixtures)
     else:
-        print(f"SKIP fixture checks: no {fixtures}/real/MANIFEST.json")
+        note_missing_fixtures(f"fixture checks: no {fixtures}/real/MANIFEST.json", failures)
     try:
         import safetensors  # noqa: F401
         import numpy  # noqa: F401

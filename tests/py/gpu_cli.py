@@ -4,14 +4,15 @@
 Uploads the real fixtures (each file, and the directory as one checkpoint)
 with --verify and with --convert, and checks exit statuses and the report
 lines; then usage and input errors. Exit 0: passed, 1: failed, 77: skipped
-(the backend has no device here, or the fixtures are absent).
+(the backend has no device here, or the fixtures are absent; a failure instead
+when SFT_REQUIRE_BACKENDS lists the backend or SFT_REQUIRE_FIXTURES=1).
 """
 import os
 import subprocess
 import sys
 import tempfile
 
-SKIP = 77
+from sft_require import SKIP, missing_backend, missing_fixtures
 
 
 def run(sft, *args):
@@ -33,10 +34,11 @@ def main():
 
     real = os.path.join(fixtures, "real")
     files = sorted(f for f in os.listdir(real) if f.endswith(".safetensors")) if os.path.isdir(real) else []
-    rc, out, err = run(sft, "gpu", "load", "--backend", backend, "--verify", os.path.join(real, files[0])) if files else (SKIP, "", "")
-    if not files or (rc == 2 and any(c in err for c in ("gpu_no_device", "gpu_driver", "gpu_no_backend"))):
-        print(f"skip: {backend}: {err.strip() or 'no fixtures'}")
-        return SKIP
+    if not files:
+        return missing_fixtures(f"no fixtures under {real}")
+    rc, out, err = run(sft, "gpu", "load", "--backend", backend, "--verify", os.path.join(real, files[0]))
+    if rc == 2 and any(c in err for c in ("gpu_no_device", "gpu_driver", "gpu_no_backend")):
+        return missing_backend(backend, err.strip())
 
     for f in files:
         rc, out, err = run(sft, "gpu", "load", "--backend", backend, "--verify", os.path.join(real, f))

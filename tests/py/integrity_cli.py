@@ -32,6 +32,7 @@ try:
 except ImportError as e:  # pragma: no cover
     print(f"SKIP: {e}")
     sys.exit(77)
+from sft_require import note_missing_fixtures  # noqa: E402
 
 SFT, FIXTURES, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
 failures = []
@@ -140,6 +141,8 @@ check(rc == 2, "verify of a missing file exits 2")
 # ---- compress / decompress ----------------------------------------------------------
 have_zstd = shutil.which("zstd") is not None
 inputs = [path("model.safetensors")]
+if not os.path.isdir(os.path.join(FIXTURES, "real")):
+    note_missing_fixtures(f"compressing the real fixtures: no {FIXTURES}/real", failures)
 for name in sorted(os.listdir(os.path.join(FIXTURES, "real")) if os.path.isdir(os.path.join(FIXTURES, "real")) else []):
     if name.endswith(".safetensors"):
         inputs.append(os.path.join(FIXTURES, "real", name))

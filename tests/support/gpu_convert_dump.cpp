@@ -3,7 +3,8 @@
 // ml_dtypes. Reads DIR/in_<DTYPE>.bin (raw little-endian elements) and writes
 // DIR/out_<SRC>_<DST>.bin for every supported pair; reads DIR/mxfp4_packed.bin
 // and DIR/mxfp4_scales.bin and writes DIR/out_MXFP4_F32.bin and _BF16.bin.
-// Exit 0: done; 77: the backend has no device here (the test skips); 1: error.
+// Exit 0: done; 77: the backend has no device here (the test skips), unless
+// SFT_REQUIRE_BACKENDS lists it (then 1); 1: error.
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "require.hpp"
 #include "sft/gpu/device.hpp"
 #include "sft/gpu/kernels.hpp"
 
@@ -47,6 +49,10 @@ int main(int argc, char** argv) {
   std::string dir = argv[2];
   auto dev = open_device(argv[1]);
   if (!dev) {
+    if (sft::test::backend_required(argv[1])) {
+      std::cerr << argv[1] << " is required (SFT_REQUIRE_BACKENDS) but does not open: " << dev.error().to_string() << "\n";
+      return 1;
+    }
     std::cerr << "skip: " << argv[1] << ": " << dev.error().to_string() << "\n";
     return 77;
   }

@@ -1,7 +1,8 @@
 // tests/support/gpu_support.hpp — helpers for the GPU layer's tests.
 //
 // Tests run on every backend built into sft_gpu (parameterised by name) and
-// skip, saying why, where a backend has no device here.
+// skip, saying why, where a backend has no device here, unless the test
+// command requires that backend (SFT_REQUIRE_BACKENDS, require.hpp).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -9,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "require.hpp"
 #include "sft/gpu/device.hpp"
 
 namespace sft::test {
@@ -21,8 +23,14 @@ inline sft::Result<sft::gpu::Device> open_gpu(const std::string& backend) { retu
 
 }  // namespace sft::test
 
-// In a TEST_P over gpu_backend_names(): open the device or skip with the reason.
+// In a TEST_P over gpu_backend_names(): open the device, or skip with the
+// reason; a backend listed in SFT_REQUIRE_BACKENDS (require.hpp) fails instead.
 #define SFT_OPEN_GPU_OR_SKIP(var, backend)                                                        \
   auto var##_result = ::sft::test::open_gpu(backend);                                             \
-  if (!var##_result) GTEST_SKIP() << backend << ": " << var##_result.error().to_string();         \
+  if (!var##_result) {                                                                            \
+    if (::sft::test::backend_required(backend))                                                   \
+      GTEST_FAIL() << backend << " is required (SFT_REQUIRE_BACKENDS) but does not open: "        \
+                   << var##_result.error().to_string();                                           \
+    GTEST_SKIP() << backend << ": " << var##_result.error().to_string();                          \
+  }                                                                                               \
   ::sft::gpu::Device var = std::move(*var##_result)
