@@ -1,6 +1,7 @@
 // tools/main.cpp — `sft SUBCOMMAND ...`: dispatch to the registered subcommands.
 #include <algorithm>
 #include <cstdio>
+#include <new>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -76,7 +77,15 @@ int main(int argc, char** argv) {
       out("usage: " + std::string(c.usage) + "\n");
       return 0;
     }
-    return c.run(args);
+    // The library reports allocation failures as out_of_memory; this catches
+    // the tool's own (a std::vector sized by a valid but huge file), so that
+    // no command ends in std::terminate and SIGABRT.
+    try {
+      return c.run(args);
+    } catch (const std::bad_alloc&) {
+      err("sft " + std::string(name) + ": out_of_memory: not enough memory to finish\n");
+      return 2;
+    }
   }
   err("sft: unknown command '" + printable(name) + "' (see sft --help)\n");
   return 2;
