@@ -32,6 +32,22 @@ std::optional<Checkpoint> open_checkpoint_or_report(const std::string& path, int
   return std::move(*c);
 }
 
+std::optional<Checkpoint> open_checked_checkpoint(const std::string& path, int* status,
+                                                  const CheckpointOptions& options) {
+  auto c = open_checkpoint_or_report(path, status, options);
+  if (!c) return std::nullopt;
+  auto report = c->check();
+  if (report.ok()) return c;
+  std::string lines;
+  *status = 1;
+  for (const auto& e : report.errors) {
+    lines += error_line(path, e);
+    *status = std::max(*status, error_status(e));
+  }
+  err(lines);
+  return std::nullopt;
+}
+
 bool checkpoint_metadata(const std::string& path, const Checkpoint& c, std::vector<MetadataEntry>* out, int* status) {
   for (std::size_t i = 0; i < c.shards().size(); ++i) {
     auto f = c.shard(i);
@@ -54,7 +70,7 @@ bool checkpoint_metadata(const std::string& path, const Checkpoint& c, std::vect
 std::optional<SourceCheckpoint> open_source(const std::string& path, int* status) {
   CheckpointOptions options;
   options.open.hint = AccessHint::sequential;
-  auto c = open_checkpoint_or_report(path, status, options);
+  auto c = open_checked_checkpoint(path, status, options);
   if (!c) return std::nullopt;
   auto list = c->tensors();
   if (!list) {

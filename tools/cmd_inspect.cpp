@@ -166,7 +166,7 @@ std::string inspect_text(std::string_view path, const Header& h) {
 // A checkpoint: a summary line, then each shard as a single file is shown.
 int inspect_checkpoint(const std::string& path, bool json) {
   int status = 2;
-  auto c = open_checkpoint_or_report(path, &status);
+  auto c = open_checked_checkpoint(path, &status);
   if (!c) return status;
   std::string s;
   if (json) {
