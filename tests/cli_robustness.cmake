@@ -23,3 +23,16 @@ add_test(NAME cli.extract_bounded_memory
          COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/py/extract_bounded_memory.py
                  $<TARGET_FILE:sft_cli> ${CMAKE_CURRENT_BINARY_DIR}/extract-bounded-memory-work ${SFT_ULIMIT_NOTE})
 set_tests_properties(cli.extract_bounded_memory PROPERTIES SKIP_RETURN_CODE 77 LABELS cli TIMEOUT 300)
+
+# SIGINT / SIGTERM / SIGHUP in the middle of `sft rewrite` (stopped at a known
+# point with SFT_TEST_STALL): the temporary is removed, OUT untouched.
+add_test(NAME cli.signal_removes_temporaries
+         COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/py/signal_temporaries.py
+                 $<TARGET_FILE:sft_cli> ${CMAKE_CURRENT_BINARY_DIR}/signal-temporaries-work)
+set_tests_properties(cli.signal_removes_temporaries PROPERTIES LABELS cli TIMEOUT 300)
+
+# Replacing a file keeps its mode (and owner where permitted); new files honour the umask.
+add_test(NAME cli.replaced_files_keep_their_mode
+         COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/py/file_modes.py
+                 $<TARGET_FILE:sft_cli> ${CMAKE_CURRENT_BINARY_DIR}/file-modes-work)
+set_tests_properties(cli.replaced_files_keep_their_mode PROPERTIES LABELS cli TIMEOUT 120)

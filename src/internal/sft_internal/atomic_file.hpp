@@ -4,7 +4,11 @@
 // in the target's directory, so the final rename never crosses file systems;
 // it is created with O_EXCL under a random name, so two writers of one target
 // never share a temporary. Until commit() renames it over the target, the
-// target is untouched; abort() (and the destructor) unlink it.
+// target is untouched; abort() (and the destructor) unlink it. While it
+// exists its path is registered for sft::remove_temporaries() (a program's
+// signal handler), and when it replaces a file it takes that file's
+// permission bits (and owner and group where permitted) before any byte is
+// written.
 #pragma once
 
 #include <cstddef>
@@ -13,6 +17,7 @@
 #include <span>
 
 #include "sft/result.hpp"
+#include "sft_internal/temp_registry.hpp"
 
 namespace sft::detail {
 
@@ -50,12 +55,14 @@ class AtomicFile {
  private:
   AtomicFile() = default;
   Error io_error(const char* what, int err) const;
+  Result<void> keep_target_mode();
   // How many of `want` bytes the failure hook lets through (0 means ENOSPC).
   std::size_t allowed(std::size_t want) const noexcept;
 
   int fd_ = -1;
   std::filesystem::path target_;
   std::filesystem::path temp_;
+  TempRegistration registration_;
   std::uint64_t written_ = 0;
   std::uint64_t fail_after_ = ~std::uint64_t{0};
 };
