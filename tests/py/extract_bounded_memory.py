@@ -17,12 +17,13 @@ usage: extract_bounded_memory.py SFT_BINARY WORK_DIR [--sanitized] [SIZE_MIB [LI
 address space than any useful limit: skip (77) saying so.
 Exit status 0 when every check passed, 1 otherwise, 77 when skipped.
 """
-import json
 import os
 import shutil
 import struct
 import subprocess
 import sys
+
+from cli_checks import check, finish, safetensors_header
 
 SFT, WORK = sys.argv[1], sys.argv[2]
 REST = [a for a in sys.argv[3:] if a != "--sanitized"]
@@ -34,13 +35,6 @@ SIZE = int(REST[0] if len(REST) > 0 else 1024) << 20
 LIMIT = int(REST[1] if len(REST) > 1 else 384) << 20
 FRAME = 4 << 20
 BLOCK = 128 << 10
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
 
 
 def frame_header(content_size):
@@ -65,10 +59,7 @@ def rle_frame(value, size, corrupt=False):
 
 
 def build(path, corrupt_frame=None):
-    header = json.dumps({"big": {"dtype": "U8", "shape": [SIZE], "data_offsets": [0, SIZE]}},
-                        separators=(",", ":")).encode()
-    header += b" " * (-len(header) % 8)
-    head = struct.pack("<Q", len(header)) + header
+    head = safetensors_header([("big", "U8", [SIZE], SIZE)])
     frames = [(raw_frame(head), len(head))]
     for i, at in enumerate(range(0, SIZE, FRAME)):
         n = min(FRAME, SIZE - at)
@@ -132,7 +123,4 @@ check(not os.path.exists(out), "no OUT after a failed extract")
 check(leftovers() == [], f"no temporary left after a failed extract: {leftovers()}")
 
 shutil.rmtree(WORK, ignore_errors=True)
-if failures:
-    print(f"{len(failures)} check(s) failed")
-    sys.exit(1)
-print("all checks passed")
+finish()

@@ -11,7 +11,6 @@ Exit 0 when every check passed, 1 otherwise.
 
 usage: file_modes.py SFT_BINARY WORK_DIR
 """
-import json
 import os
 import shutil
 import stat
@@ -19,23 +18,15 @@ import struct
 import subprocess
 import sys
 
+from cli_checks import check, finish, safetensors_header
+
 SFT, WORK = sys.argv[1], sys.argv[2]
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
 
 
 def write_model(path):
     data = struct.pack("<8f", *range(8))
-    header = json.dumps({"w": {"dtype": "F32", "shape": [2, 4], "data_offsets": [0, len(data)]}},
-                        separators=(",", ":")).encode()
-    header += b" " * (-len(header) % 8)
     with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(header)) + header + data)
+        f.write(safetensors_header([("w", "F32", [2, 4], len(data))]) + data)
 
 
 def sft(*args):
@@ -96,7 +87,4 @@ for what, argv, in_place in commands:
         os.remove(target)
 
 shutil.rmtree(WORK, ignore_errors=True)
-if failures:
-    print(f"{len(failures)} check(s) failed")
-    sys.exit(1)
-print("all checks passed")
+finish()

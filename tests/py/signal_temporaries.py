@@ -13,34 +13,25 @@ together. Exit 0 when every check passed, 1 otherwise.
 
 usage: signal_temporaries.py SFT_BINARY WORK_DIR
 """
-import json
 import os
 import shutil
 import signal
-import struct
 import subprocess
 import sys
 
+from cli_checks import check, finish, safetensors_header
+
 SFT, WORK = sys.argv[1], sys.argv[2]
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
 
 
 def write_input(path, size):
     # One U8 tensor of `size` bytes, a hole on disk (sparse): big enough for
     # several chunks, cheap to create.
-    header = json.dumps({"t": {"dtype": "U8", "shape": [size], "data_offsets": [0, size]}},
-                        separators=(",", ":")).encode()
-    header += b" " * (-len(header) % 8)
+    head = safetensors_header([("t", "U8", [size], size)])
     with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(header)) + header)
-        f.truncate(8 + len(header) + size)
-    return 8 + len(header) + size
+        f.write(head)
+        f.truncate(len(head) + size)
+    return len(head) + size
 
 
 def temporaries(directory):
@@ -113,7 +104,4 @@ check(r.returncode == 0 and sorted(os.listdir(d)) == ["in.safetensors", "out.saf
       f"an uninterrupted rewrite: {r.returncode} {r.stderr!r} {sorted(os.listdir(d))}")
 
 shutil.rmtree(WORK, ignore_errors=True)
-if failures:
-    print(f"{len(failures)} check(s) failed")
-    sys.exit(1)
-print("all checks passed")
+finish()
