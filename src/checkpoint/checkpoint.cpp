@@ -150,17 +150,16 @@ Result<Checkpoint> Checkpoint::open(const fs::path& path, const CheckpointOption
 
   impl->sharded = true;
   impl->index = where.path;
-  auto parsed = detail::read_index(where.path, options.max_index_bytes);
-  if (!parsed) return std::move(parsed).error();
-  impl->has_total = parsed->has_total_size;
-  impl->total = parsed->total_size;
-
   char buf[PATH_MAX];
   if (::realpath(impl->dir.c_str(), buf) == nullptr)
     return Error(Errc::io_error, "cannot resolve " + impl->dir.string() + ": " + std::strerror(errno));
   const std::string real_dir(buf);
+  SFT_TRY_ASSIGN(const fs::path index_file, detail::resolve_index(where.path, real_dir, options.follow_external_symlinks));
+  SFT_TRY_ASSIGN(auto parsed, detail::read_index(index_file, options.max_index_bytes));
+  impl->has_total = parsed.has_total_size;
+  impl->total = parsed.total_size;
 
-  auto& wm = parsed->weight_map;
+  auto& wm = parsed.weight_map;
   for (const auto& [tensor, shard] : wm) impl->shard_names.push_back(shard);
   std::sort(impl->shard_names.begin(), impl->shard_names.end());
   impl->shard_names.erase(std::unique(impl->shard_names.begin(), impl->shard_names.end()), impl->shard_names.end());

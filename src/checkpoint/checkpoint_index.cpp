@@ -185,6 +185,16 @@ Result<ParsedIndex> read_index(const std::filesystem::path& path, std::uint64_t 
   return parse_index(text);
 }
 
+namespace {
+
+// Whether `real` (a resolved path) lies strictly inside `real_dir`.
+bool inside(const std::string& real, const std::string& real_dir) {
+  return real.size() > real_dir.size() && real.compare(0, real_dir.size(), real_dir) == 0 &&
+         (real_dir == "/" || real[real_dir.size()] == '/');
+}
+
+}  // namespace
+
 Result<std::filesystem::path> resolve_shard(const std::filesystem::path& dir, const std::string& real_dir,
                                             const std::string& name, bool follow_external_symlinks) {
   if (auto why = shard_name_problem(name); !why.empty())
@@ -197,12 +207,23 @@ Result<std::filesystem::path> resolve_shard(const std::filesystem::path& dir, co
   if (::realpath(p.c_str(), buf) == nullptr)
     return Error(Errc::shard_missing, "shard " + name + " cannot be resolved (a dangling symlink?): " + std::strerror(errno));
   std::string real(buf);
-  const bool inside = real.size() > real_dir.size() && real.compare(0, real_dir.size(), real_dir) == 0 &&
-                      (real_dir == "/" || real[real_dir.size()] == '/');
-  if (!inside && !follow_external_symlinks)
+  if (!inside(real, real_dir) && !follow_external_symlinks)
     return Error(Errc::shard_path, "shard " + name + " is a symlink to " + real +
                                        ", outside the checkpoint's directory " + real_dir);
   // Open the resolved path: a link swapped after this check changes nothing.
+  return std::filesystem::path(real);
+}
+
+Result<std::filesystem::path> resolve_index(const std::filesystem::path& index, const std::string& real_dir,
+                                            bool follow_external_symlinks) {
+  char buf[PATH_MAX];
+  if (::realpath(index.c_str(), buf) == nullptr)
+    return Error(Errc::io_error, "cannot open the index " + index.string() + ": " + std::strerror(errno));
+  std::string real(buf);
+  if (!inside(real, real_dir) && !follow_external_symlinks)
+    return Error(Errc::shard_path, "the index " + index.filename().string() + " is a symlink to " + real +
+                                       ", outside the checkpoint's directory " + real_dir +
+                                       " (CheckpointOptions::follow_external_symlinks allows it)");
   return std::filesystem::path(real);
 }
 

@@ -32,4 +32,11 @@ Result<ParsedIndex> read_index(const std::filesystem::path& path, std::uint64_t 
 Result<std::filesystem::path> resolve_shard(const std::filesystem::path& dir, const std::string& real_dir,
                                             const std::string& name, bool follow_external_symlinks);
 
+// The path to read the index `index` of a checkpoint whose directory's real
+// path is `real_dir`: the index obeys the shards' rule, so a symlink that
+// resolves outside the directory is shard_path unless allowed; io_error when
+// it cannot be resolved.
+Result<std::filesystem::path> resolve_index(const std::filesystem::path& index, const std::string& real_dir,
+                                            bool follow_external_symlinks);
+
 }  // namespace sft::detail
