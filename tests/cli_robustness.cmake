@@ -36,3 +36,9 @@ add_test(NAME cli.replaced_files_keep_their_mode
          COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/py/file_modes.py
                  $<TARGET_FILE:sft_cli> ${CMAKE_CURRENT_BINARY_DIR}/file-modes-work)
 set_tests_properties(cli.replaced_files_keep_their_mode PROPERTIES LABELS cli TIMEOUT 120)
+
+# inspect caps its table at 1000 rows per file (--all lists every one; --json is complete).
+add_test(NAME cli.inspect_many_tensors
+         COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/py/inspect_many_tensors.py
+                 $<TARGET_FILE:sft_cli> ${CMAKE_CURRENT_BINARY_DIR}/inspect-many-tensors-work)
+set_tests_properties(cli.inspect_many_tensors PROPERTIES LABELS cli TIMEOUT 120)

@@ -38,12 +38,17 @@ std::optional<Checkpoint> open_checked_checkpoint(const std::string& path, int* 
   if (!c) return std::nullopt;
   auto report = c->check();
   if (report.ok()) return c;
+  // The first errors say what is wrong; a million more lines would not.
+  constexpr std::size_t kShown = 100;
   std::string lines;
   *status = 1;
-  for (const auto& e : report.errors) {
-    lines += error_line(path, e);
-    *status = std::max(*status, error_status(e));
+  for (std::size_t i = 0; i < report.errors.size(); ++i) {
+    if (i < kShown) lines += error_line(path, report.errors[i]);
+    *status = std::max(*status, error_status(report.errors[i]));
   }
+  if (report.errors.size() > kShown)
+    lines += printable(path) + ": ... and " + std::to_string(report.errors.size() - kShown) +
+             " more errors (sft validate lists every one)\n";
   err(lines);
   return std::nullopt;
 }

@@ -27,8 +27,9 @@ std::optional<Checkpoint> open_checkpoint_or_report(const std::string& path, int
 // open_checkpoint_or_report, then every check `sft validate` runs
 // (Checkpoint::check: unlisted and missing tensors, every shard opened): so
 // every command that takes a checkpoint sees the model its index describes,
-// or refuses it as validate does. Errors are printed (one line each) and set
-// *status (2 if one is unreadable, else 1); warnings are not printed.
+// or refuses it as validate does. Errors are printed (one line each, the
+// first 100 and then a count) and set *status (2 if one is unreadable, else
+// 1); warnings are not printed.
 std::optional<Checkpoint> open_checked_checkpoint(const std::string& path, int* status,
                                                   const CheckpointOptions& options = {});
 
