@@ -145,7 +145,7 @@ inline constexpr bool result_owns_views<Checkpoint> = true;
 // PREFIX-00001-of-0000n.safetensors ... plus PREFIX.safetensors.index.json.
 struct ShardingOptions {
   std::uint64_t max_shard_size = 5'000'000'000;  // bytes of tensor data per shard (5 GB, huggingface_hub's default)
-  std::string prefix = "model";
+  std::string prefix = "model";  // a plain file name (shard_prefix_problem), never a path
 };
 
 struct ShardPlan {
@@ -176,5 +176,11 @@ std::string index_file_name(std::string_view prefix = "model");
 // Why `name` is not acceptable as a shard name in an index (see shard_path
 // above), or an empty string when it is.
 std::string shard_name_problem(std::string_view name);
+
+// Why `prefix` cannot name a checkpoint's files (ShardingOptions::prefix):
+// empty, or PREFIX.safetensors fails shard_name_problem ("../x", "a/b",
+// "C:x", a control character...); an empty string when it can.
+// write_checkpoint refuses such a prefix with shard_path before writing.
+std::string shard_prefix_problem(std::string_view prefix);
 
 }  // namespace sft

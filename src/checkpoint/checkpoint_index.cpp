@@ -46,6 +46,15 @@ std::string shard_name_problem(std::string_view name) {
   return {};
 }
 
+std::string shard_prefix_problem(std::string_view prefix) {
+  if (prefix.empty()) return "the prefix is empty";
+  // PREFIX.safetensors, PREFIX-0000i-of-0000n.safetensors and the index name
+  // are plain names exactly when this one is.
+  if (auto why = shard_name_problem(std::string(prefix) + ".safetensors"); !why.empty())
+    return why + ": \"" + std::string(prefix) + "\"";
+  return {};
+}
+
 namespace detail {
 
 namespace {

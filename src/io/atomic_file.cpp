@@ -101,7 +101,8 @@ AtomicFile::AtomicFile(AtomicFile&& o) noexcept
       temp_(std::move(o.temp_)),
       registration_(std::move(o.registration_)),
       written_(o.written_),
-      fail_after_(o.fail_after_) {
+      fail_after_(o.fail_after_),
+      prepared_(std::exchange(o.prepared_, false)) {
   o.temp_.clear();
 }
 
@@ -115,6 +116,7 @@ AtomicFile& AtomicFile::operator=(AtomicFile&& o) noexcept {
     registration_ = std::move(o.registration_);
     written_ = o.written_;
     fail_after_ = o.fail_after_;
+    prepared_ = std::exchange(o.prepared_, false);
   }
   return *this;
 }
@@ -122,6 +124,7 @@ AtomicFile& AtomicFile::operator=(AtomicFile&& o) noexcept {
 AtomicFile::~AtomicFile() { abort(); }
 
 void AtomicFile::abort() noexcept {
+  prepared_ = false;
   if (fd_ >= 0) {
     ::close(fd_);
     fd_ = -1;
@@ -215,7 +218,8 @@ Result<void> AtomicFile::write_gather(std::uint64_t offset, std::span<const std:
   return {};
 }
 
-Result<void> AtomicFile::commit(bool durable) {
+Result<void> AtomicFile::prepare(bool durable) {
+  if (prepared_) return {};
   if (fd_ < 0) return Error(Errc::writer_state, "the temporary file is closed");
   if (durable && ::fsync(fd_) != 0) {
     auto e = io_error("fsync of", errno);
@@ -228,6 +232,14 @@ Result<void> AtomicFile::commit(bool durable) {
     abort();
     return e;
   }
+  prepared_ = true;
+  return {};
+}
+
+Result<void> AtomicFile::commit(bool durable) {
+  if (auto r = prepare(durable); !r) return r;
+  if (temp_.empty()) return Error(Errc::writer_state, "the temporary file was removed");
+  prepared_ = false;
   if (::rename(temp_.c_str(), target_.c_str()) != 0) {
     int err = errno;
     auto e = Error(Errc::write_failed, "rename of '" + temp_.string() + "' to '" + target_.string() +

@@ -42,7 +42,12 @@ class AtomicFile {
   // Write the spans back to back from `offset`, batching them into pwritev calls.
   Result<void> write_gather(std::uint64_t offset, std::span<const std::span<const std::byte>> parts);
 
-  // fsync (when durable), close, rename over the target, fsync the directory.
+  // The first half of commit(): fsync (when durable) and close, leaving the
+  // complete temporary in place (still removed by abort(), the destructor
+  // and remove_temporaries()). For writing several files that must appear
+  // together: prepare them all, then commit them all. Idempotent.
+  Result<void> prepare(bool durable);
+  // prepare() unless done, rename over the target, fsync the directory.
   // On failure before the rename the temporary is removed.
   Result<void> commit(bool durable);
   // Close and unlink the temporary. Idempotent, never fails.
@@ -65,6 +70,7 @@ class AtomicFile {
   TempRegistration registration_;
   std::uint64_t written_ = 0;
   std::uint64_t fail_after_ = ~std::uint64_t{0};
+  bool prepared_ = false;  // closed by prepare(), temporary complete, not renamed yet
 };
 
 }  // namespace sft::detail
