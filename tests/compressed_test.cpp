@@ -4,15 +4,18 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <random>
 #include <sys/wait.h>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "sft/compressed.hpp"
 #include "sft/file.hpp"
+#include "file_internals.hpp"
 #include "synthetic_file.hpp"
 #include "test_support.hpp"
 
@@ -144,7 +147,7 @@ TEST_F(Compressed, FileOpenReadsTensorsOnDemand) {
     EXPECT_FALSE(f->mapped());
     EXPECT_EQ(f->fd(), -1);
     EXPECT_EQ(f->size(), original.size());
-    const CompressedReader* r = f->compressed_reader();
+    const detail::CompressedSource* r = test::decoder(*f);
     ASSERT_NE(r, nullptr);
     r->frames();
     // Opening decoded only the frames of the header.
@@ -165,7 +168,7 @@ TEST_F(Compressed, FileOpenReadsTensorsOnDemand) {
       ASSERT_TRUE(s) << s.error().to_string();
       const TensorInfo* pt = plain->header().find(t.name);
       ASSERT_NE(pt, nullptr);
-      auto want = plain->view(*pt).bytes();
+      auto want = plain->view(*pt)->bytes();
       EXPECT_TRUE(std::equal(got.begin(), got.end(), want.begin(), want.end()));
       // At most the frames it covers; fewer when a neighbour already left one in the cache.
       EXPECT_LE(r->frames_decompressed() - before, touched);
@@ -184,7 +187,7 @@ TEST_F(Compressed, FileOpenReadsTensorsOnDemand) {
     std::vector<std::byte> part(2 * 128 * 2);
     auto plan = f->read_slice(*w, spec, part);
     ASSERT_TRUE(plan) << plan.error().to_string();
-    auto full = plain->view(*plain->header().find("layer0.attn.weight")).bytes();
+    auto full = plain->view(*plain->header().find("layer0.attn.weight"))->bytes();
     EXPECT_TRUE(std::equal(part.begin(), part.end(), full.begin() + 3 * 256));
   }
 }
@@ -202,7 +205,7 @@ TEST_F(Compressed, OneTensorReadDecodesExactlyItsFrames) {
   test::write_all(path, *z);
   auto f = File::open(path);
   ASSERT_TRUE(f) << f.error().to_string();
-  const CompressedReader* r = f->compressed_reader();
+  const detail::CompressedSource* r = test::decoder(*f);
   const std::uint64_t after_open = r->frames_decompressed();
   const TensorInfo* b = f->header().find("b");
   const std::uint64_t lo = f->header().data_start() + b->data_offsets.begin;
@@ -213,8 +216,37 @@ TEST_F(Compressed, OneTensorReadDecodesExactlyItsFrames) {
   ASSERT_TRUE(f->read(*b, got));
   EXPECT_EQ(r->frames_decompressed() - after_open, overlapping);
   EXPECT_LT(overlapping, r->frames().size() / 2);
-  auto want = plain->view(*plain->header().find("b")).bytes();
+  auto want = plain->view(*plain->header().find("b"))->bytes();
   EXPECT_TRUE(std::equal(got.begin(), got.end(), want.begin(), want.end()));
+}
+
+// set_threads while other threads read: the setting is an atomic, so this is
+// no data race (ThreadSanitizer reported one when it was a plain member), and
+// every read still returns the right bytes whatever thread count it picked up.
+TEST_F(Compressed, SetThreadsWhileReadingIsSafe) {
+  auto original = model_file();
+  auto z = compress(*File::from_memory(original), small_frames());
+  ASSERT_TRUE(z);
+  auto r = CompressedReader::from_memory(*z);
+  ASSERT_TRUE(r) << r.error().to_string();
+  const CompressedReader& reader = *r;  // set_threads is const: a tuning knob, not state
+  std::atomic<bool> stop{false};
+  std::thread tuner([&] {
+    for (unsigned i = 0; !stop.load(); ++i) reader.set_threads(1 + i % 4);
+  });
+  std::vector<std::thread> readers;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < 3; ++t)
+    readers.emplace_back([&] {
+      std::vector<std::byte> all(original.size());
+      for (int k = 0; k < 5; ++k) {
+        if (!reader.read(0, all) || all != original) wrong.fetch_add(1);
+      }
+    });
+  for (auto& t : readers) t.join();
+  stop = true;
+  tuner.join();
+  EXPECT_EQ(wrong.load(), 0);
 }
 
 TEST_F(Compressed, RecompressingACompressedFileKeepsItsBytes) {
