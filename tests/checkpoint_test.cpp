@@ -297,16 +297,34 @@ TEST(Checkpoint, SymlinksMustStayInside) {
   EXPECT_EQ(open_error(f.dir).code, Errc::shard_missing);
 }
 
-TEST(Checkpoint, IndexSymlinkKeepsItsOwnDirectory) {
-  // As in the Hugging Face cache, the index may be a link into another
-  // directory; shards are still looked up beside the link.
+TEST(Checkpoint, IndexSymlinkFollowsTheShardsRule) {
+  // An index that links out of the directory is refused like a shard that
+  // does (before it is read), whether found in the directory or named.
   Fixture f("ckpt-indexlink");
   auto blobs = sft::test::temp_dir("ckpt-indexlink-blobs");
   write_text(blobs / "idx", "{\"weight_map\":{\"c\":\"model-00002-of-00002.safetensors\"}}");
+  fs::remove(f.dir / "model.safetensors.index.json");
   fs::create_symlink(blobs / "idx", f.dir / "model.safetensors.index.json");
-  auto c = Checkpoint::open(f.dir);
+  for (const fs::path& p : {f.dir, f.dir / "model.safetensors.index.json"}) {
+    auto e = open_error(p);
+    EXPECT_EQ(e.code, Errc::shard_path) << p;
+    EXPECT_NE(e.message.find("outside"), std::string::npos) << e.message;
+  }
+  // As in the Hugging Face cache, with follow_external_symlinks: allowed,
+  // and the shards are still looked up beside the link.
+  sft::CheckpointOptions follow;
+  follow.follow_external_symlinks = true;
+  auto c = Checkpoint::open(f.dir, follow);
   ASSERT_TRUE(c) << c.error().to_string();
   EXPECT_TRUE(c->tensor("c"));
+  EXPECT_EQ(c->size(), 1u);  // the linked index, not another one
+  // A link to an index inside the directory is fine.
+  fs::remove(f.dir / "model.safetensors.index.json");
+  fs::copy_file(blobs / "idx", f.dir / "real-index.json");
+  fs::create_symlink("real-index.json", f.dir / "model.safetensors.index.json");
+  auto inside = Checkpoint::open(f.dir);
+  ASSERT_TRUE(inside) << inside.error().to_string();
+  EXPECT_EQ(inside->size(), 1u);
 }
 
 TEST(Checkpoint, ConcurrentLookupsShareOneOpen) {

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <random>
+#include <sys/wait.h>
 #include <string>
 #include <thread>
 #include <vector>
@@ -411,18 +412,19 @@ TEST_F(Compressed, FrameDefects) {
   };
   const std::size_t entry_k = t.entries + 8 * k;
   // Decompressed sizes moved between two frames: the total still matches,
-  // the frame header's content size does not.
-  EXPECT_EQ(read_error(with([&](auto& c) {
+  // the frame header's content size does not (found at open, before any read).
+  EXPECT_EQ(open_error(with([&](auto& c) {
               put_le32(c, entry_k + 4, le32(c, entry_k + 4) - 1);
               put_le32(c, entry_k + 12, le32(c, entry_k + 12) + 1);
             })),
             Errc::compressed_corrupt);
-  // Compressed sizes moved between two frames: frame k is cut short.
-  EXPECT_EQ(read_error(with([&](auto& c) {
+  // Compressed sizes moved between two frames: frame k + 1 no longer starts
+  // with a frame header (found at open) ...
+  EXPECT_EQ(open_error(with([&](auto& c) {
               put_le32(c, entry_k, le32(c, entry_k) - 1);
               put_le32(c, entry_k + 8, le32(c, entry_k + 8) + 1);
             })),
-            Errc::compressed_truncated);
+            Errc::compressed_corrupt);
   // ... or frame k runs on: it ends before the bytes the table gives it.
   EXPECT_EQ(read_error(with([&](auto& c) {
               put_le32(c, entry_k, le32(c, entry_k) + 1);
@@ -444,6 +446,199 @@ TEST_F(Compressed, FrameDefects) {
   // A frame that is not zstd at all.
   EXPECT_EQ(read_error(with([&](auto& c) { put_le32(c, static_cast<std::size_t>(frames[k].compressed_offset), 0x12345678u); })),
             Errc::compressed_corrupt);
+}
+
+// ---- every compressed byte accounted for by the seek table ----------------------
+//
+// Reads never decode a frame that the table gives 0 bytes, so such frames are
+// where a second model can hide: one that `zstd -d` writes out and sft never
+// sees. The hostile files below are assembled by hand from raw zstd blocks.
+
+// A zstd frame of one raw block holding `content` (at most 64 KiB), with or
+// without the content size in its header (sft and the zstd CLI always write
+// it; other seekable writers may not).
+std::vector<std::byte> raw_frame(const std::vector<std::byte>& content, bool declare_size) {
+  std::vector<std::byte> f(4);
+  put_le32(f, 0, 0xFD2FB528u);
+  if (declare_size) {
+    f.push_back(std::byte{0xA0});  // 4-byte content size, single segment
+    f.resize(f.size() + 4);
+    put_le32(f, f.size() - 4, static_cast<std::uint32_t>(content.size()));
+  } else {
+    f.push_back(std::byte{0x00});  // no content size: a window descriptor follows
+    f.push_back(std::byte{0x30});  // 64 KiB window
+  }
+  const std::uint32_t block = 1u | static_cast<std::uint32_t>(content.size()) << 3;  // last, raw
+  for (int i = 0; i < 3; ++i) f.push_back(static_cast<std::byte>((block >> (8 * i)) & 0xff));
+  f.insert(f.end(), content.begin(), content.end());
+  return f;
+}
+
+struct Piece {
+  std::vector<std::byte> bytes;  // the frame(s) as stored
+  std::uint32_t size;            // decompressed bytes the seek table claims
+};
+
+// Frames followed by a seek table listing them (8-byte entries).
+std::vector<std::byte> assemble(const std::vector<Piece>& pieces) {
+  std::vector<std::byte> z;
+  for (const Piece& p : pieces) z.insert(z.end(), p.bytes.begin(), p.bytes.end());
+  const std::size_t start = z.size();
+  z.resize(start + 8 + 8 * pieces.size() + 9);
+  put_le32(z, start, 0x184D2A5Eu);
+  put_le32(z, start + 4, static_cast<std::uint32_t>(8 * pieces.size() + 9));
+  for (std::size_t i = 0; i < pieces.size(); ++i) {
+    put_le32(z, start + 8 + 8 * i, static_cast<std::uint32_t>(pieces[i].bytes.size()));
+    put_le32(z, start + 12 + 8 * i, pieces[i].size);
+  }
+  const std::size_t footer = z.size() - 9;
+  put_le32(z, footer, static_cast<std::uint32_t>(pieces.size()));
+  z[footer + 4] = std::byte{0};
+  put_le32(z, footer + 5, 0x8F92EAB1u);
+  return z;
+}
+
+// The frames of sft's own compressed model file, as pieces.
+std::vector<Piece> model_pieces() {
+  const auto z = compressed_model();
+  auto r = CompressedReader::from_memory(z);
+  EXPECT_TRUE(r);
+  std::vector<Piece> out;
+  for (const FrameInfo& f : r->frames()) {
+    auto b = z.begin() + static_cast<std::ptrdiff_t>(f.compressed_offset);
+    out.push_back({{b, b + static_cast<std::ptrdiff_t>(f.compressed_size)}, static_cast<std::uint32_t>(f.size)});
+  }
+  return out;
+}
+
+bool have_zstd_cli();
+
+std::vector<std::byte> other_model() { return test::synthetic_file({{"evil", DType::U8, {40}}}); }
+
+TEST_F(Compressed, HandBuiltFilesReadBack) {
+  // The helpers above build files sft accepts: the model re-stored as raw
+  // frames, with and without content sizes, plus a well-formed empty
+  // skippable frame.
+  const auto original = model_file();
+  for (bool declare : {true, false}) {
+    SCOPED_TRACE(declare);
+    std::vector<Piece> pieces;
+    for (std::size_t at = 0; at < original.size(); at += 4096) {
+      std::vector<std::byte> part(original.begin() + static_cast<std::ptrdiff_t>(at),
+                                  original.begin() + static_cast<std::ptrdiff_t>(std::min(original.size(), at + 4096)));
+      pieces.push_back({raw_frame(part, declare), static_cast<std::uint32_t>(part.size())});
+    }
+    std::vector<std::byte> skip(12, std::byte{0});
+    put_le32(skip, 0, 0x184D2A50u);
+    put_le32(skip, 4, 4);
+    pieces.insert(pieces.begin() + 1, Piece{skip, 0});
+    pieces.insert(pieces.begin() + 2, Piece{raw_frame({}, declare), 0});
+    const auto z = assemble(pieces);
+    auto r = CompressedReader::from_memory(z);
+    ASSERT_TRUE(r) << r.error().to_string();
+    EXPECT_EQ(read_all(*r), original);
+  }
+}
+
+TEST_F(Compressed, FrameListedWithZeroBytesIsRefusedAtOpen) {
+  // A real frame holding another model, listed as 0 bytes: zstd -d would
+  // write its bytes, reads would skip them.
+  const auto pieces = model_pieces();
+  for (bool declare : {true, false}) {
+    SCOPED_TRACE(declare);
+    auto hostile = pieces;
+    hostile.insert(hostile.begin() + 1, Piece{raw_frame(other_model(), declare), 0});
+    const auto z = assemble(hostile);
+    auto r = CompressedReader::from_memory(z);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, Errc::compressed_corrupt);
+    EXPECT_EQ(r.error().offset, pieces[0].bytes.size());  // where the hidden frame starts
+    EXPECT_NE(r.error().message.find("frame 1"), std::string::npos) << r.error().message;
+  }
+}
+
+TEST_F(Compressed, FrameCutShortIsFoundWhenDecoded) {
+  // Frame k loses its last byte (part of its checksum) and its entry says so:
+  // the table adds up and the header agrees, but the blocks need one more byte.
+  auto pieces = model_pieces();
+  const std::size_t k = pieces.size() / 2;
+  pieces[k].bytes.pop_back();
+  const auto z = assemble(pieces);
+  EXPECT_EQ(open_error(z), Errc::ok);
+  EXPECT_EQ(read_error(z), Errc::compressed_truncated);
+}
+
+TEST_F(Compressed, EmptyFrameHidingAnotherIsRefusedAtOpen) {
+  // An entry of 0 bytes that covers an empty zstd frame followed by a second
+  // frame with content.
+  auto hostile = model_pieces();
+  auto two = raw_frame({}, true);
+  const auto hidden = raw_frame(other_model(), true);
+  two.insert(two.end(), hidden.begin(), hidden.end());
+  hostile.insert(hostile.begin() + 1, Piece{two, 0});
+  auto r = CompressedReader::from_memory(assemble(hostile));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::compressed_corrupt);
+  EXPECT_NE(r.error().message.find("ends after"), std::string::npos) << r.error().message;
+}
+
+TEST_F(Compressed, SkippableFrameLengthMustMatchItsEntry) {
+  // A skippable frame whose own length (0) covers less than its entry: the
+  // rest of the entry is a zstd frame that zstd -d decodes.
+  auto hostile = model_pieces();
+  std::vector<std::byte> skip(8, std::byte{0});
+  put_le32(skip, 0, 0x184D2A50u);
+  const auto hidden = raw_frame(other_model(), true);
+  skip.insert(skip.end(), hidden.begin(), hidden.end());
+  hostile.push_back(Piece{skip, 0});
+  auto r = CompressedReader::from_memory(assemble(hostile));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::compressed_corrupt);
+  EXPECT_NE(r.error().message.find("skippable"), std::string::npos) << r.error().message;
+  // ... and a skippable frame listed with bytes.
+  hostile.back() = Piece{std::vector<std::byte>(skip.begin(), skip.begin() + 8), 5};
+  EXPECT_EQ(open_error(assemble(hostile)), Errc::compressed_corrupt);
+}
+
+TEST_F(Compressed, OneFileTwoModelsThroughTheCli) {
+  // The attack end to end: zstd -d turns the hostile file into another valid
+  // safetensors file; every sft command refuses it.
+  if (!have_zstd_cli()) GTEST_SKIP() << "the zstd command-line tool is not installed";
+  const std::string cli = SFT_CLI;
+  if (cli.empty()) GTEST_SKIP() << "the sft command-line tool is not built";
+  auto dir = test::temp_dir("compressed_two_models");
+  auto pieces = model_pieces();
+  // A second model whose last tensor swallows the first model's bytes, so
+  // that zstd -d's output (this model, then the first) is a valid file.
+  const auto first = model_file();
+  auto second = test::synthetic_file({{"evil", DType::U8, {16}}, {"rest", DType::U8, {first.size()}}});
+  second.resize(second.size() - first.size());
+  pieces.insert(pieces.begin(), Piece{raw_frame(second, true), 0});  // listed first, with 0 bytes
+  test::write_all(dir / "m.zst", assemble(pieces));
+  const std::string d = dir.string();
+  ASSERT_EQ(std::system(("zstd -q -d -f '" + d + "/m.zst' -o '" + d + "/plain' 2>/dev/null").c_str()), 0);
+  // zstd -d's output is another valid model ...
+  EXPECT_EQ(std::system(("'" + cli + "' validate '" + d + "/plain' > /dev/null").c_str()), 0);
+  auto plain = File::open(dir / "plain");
+  ASSERT_TRUE(plain) << plain.error().to_string();
+  EXPECT_NE(plain->header().find("evil"), nullptr);
+  // ... and sft refuses the compressed file rather than read the first one.
+  for (const char* cmd : {"validate", "inspect", "hash", "verify"}) {
+    SCOPED_TRACE(cmd);
+    const std::string line = "'" + cli + "' " + cmd + " '" + d + "/m.zst' > /dev/null 2> '" + d + "/err'";
+    const int rc = std::system(line.c_str());
+    ASSERT_TRUE(WIFEXITED(rc));
+    EXPECT_EQ(WEXITSTATUS(rc), 1);
+    auto err = test::read_all(dir / "err");
+    EXPECT_NE(std::string(reinterpret_cast<const char*>(err.data()), err.size()).find("compressed_corrupt"),
+              std::string::npos);
+  }
+  const std::string extract =
+      "'" + cli + "' extract '" + d + "/m.zst' embed.weight '" + d + "/x.npy' > /dev/null 2>&1";
+  const int rc = std::system(extract.c_str());
+  ASSERT_TRUE(WIFEXITED(rc));
+  EXPECT_EQ(WEXITSTATUS(rc), 1);
+  EXPECT_FALSE(std::filesystem::exists(dir / "x.npy"));
 }
 
 TEST_F(Compressed, CorruptFrameNamesTheTensorThroughFile) {

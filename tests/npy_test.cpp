@@ -294,3 +294,40 @@ TEST(NpyWrite, WriteNpyRoundTrips) {
   EXPECT_EQ(r.error().code, Errc::data_size_mismatch);
   EXPECT_FALSE(std::filesystem::exists(dir / "b.npy"));
 }
+
+TEST(NpyWrite, StreamingWriteMatchesAndStopsOnAFillError) {
+  auto dir = test::temp_dir("npy_write_stream");
+  std::vector<std::uint64_t> shape{5, 7};
+  std::vector<std::byte> data(5 * 7 * 4);
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::byte>(i * 13 + 1);
+  ASSERT_TRUE(write_npy(dir / "whole.npy", DType::F32, shape, data).ok());
+  // Pieces of 9 bytes, requested in order, never more than the chunk.
+  std::uint64_t expect_at = 0;
+  auto fill = [&](std::uint64_t offset, std::span<std::byte> out) -> Result<void> {
+    EXPECT_EQ(offset, expect_at);
+    EXPECT_LE(out.size(), 9u);
+    std::copy_n(data.begin() + static_cast<std::ptrdiff_t>(offset), out.size(), out.begin());
+    expect_at += out.size();
+    return {};
+  };
+  ASSERT_TRUE(write_npy(dir / "streamed.npy", DType::F32, shape, data.size(), fill, 9).ok());
+  EXPECT_EQ(expect_at, data.size());
+  EXPECT_EQ(test::read_all(dir / "streamed.npy"), test::read_all(dir / "whole.npy"));
+  // The source fails halfway: its error comes back unchanged, nothing is left.
+  auto failing = [&](std::uint64_t offset, std::span<std::byte> out) -> Result<void> {
+    if (offset >= 50) return Error(Errc::io_error, "the input shrank", 1234, "w");
+    std::fill(out.begin(), out.end(), std::byte{0});
+    return {};
+  };
+  auto r = write_npy(dir / "failed.npy", DType::F32, shape, data.size(), failing, 16);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, Errc::io_error);
+  EXPECT_EQ(r.error().offset, 1234u);
+  EXPECT_EQ(r.error().tensor, "w");
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir), std::filesystem::directory_iterator()), 2);
+  // A size that disagrees with the shape is refused before anything is written.
+  auto bad = write_npy(dir / "bad.npy", DType::F32, shape, data.size() - 4, fill, 9);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, Errc::data_size_mismatch);
+  EXPECT_FALSE(std::filesystem::exists(dir / "bad.npy"));
+}

@@ -32,6 +32,27 @@ std::optional<Checkpoint> open_checkpoint_or_report(const std::string& path, int
   return std::move(*c);
 }
 
+std::optional<Checkpoint> open_checked_checkpoint(const std::string& path, int* status,
+                                                  const CheckpointOptions& options) {
+  auto c = open_checkpoint_or_report(path, status, options);
+  if (!c) return std::nullopt;
+  auto report = c->check();
+  if (report.ok()) return c;
+  // The first errors say what is wrong; a million more lines would not.
+  constexpr std::size_t kShown = 100;
+  std::string lines;
+  *status = 1;
+  for (std::size_t i = 0; i < report.errors.size(); ++i) {
+    if (i < kShown) lines += error_line(path, report.errors[i]);
+    *status = std::max(*status, error_status(report.errors[i]));
+  }
+  if (report.errors.size() > kShown)
+    lines += printable(path) + ": ... and " + std::to_string(report.errors.size() - kShown) +
+             " more errors (sft validate lists every one)\n";
+  err(lines);
+  return std::nullopt;
+}
+
 bool checkpoint_metadata(const std::string& path, const Checkpoint& c, std::vector<MetadataEntry>* out, int* status) {
   for (std::size_t i = 0; i < c.shards().size(); ++i) {
     auto f = c.shard(i);
@@ -54,7 +75,7 @@ bool checkpoint_metadata(const std::string& path, const Checkpoint& c, std::vect
 std::optional<SourceCheckpoint> open_source(const std::string& path, int* status) {
   CheckpointOptions options;
   options.open.hint = AccessHint::sequential;
-  auto c = open_checkpoint_or_report(path, status, options);
+  auto c = open_checked_checkpoint(path, status, options);
   if (!c) return std::nullopt;
   auto list = c->tensors();
   if (!list) {

@@ -24,6 +24,15 @@ int error_status(const Error& e) noexcept;
 std::optional<Checkpoint> open_checkpoint_or_report(const std::string& path, int* status,
                                                     const CheckpointOptions& options = {});
 
+// open_checkpoint_or_report, then every check `sft validate` runs
+// (Checkpoint::check: unlisted and missing tensors, every shard opened): so
+// every command that takes a checkpoint sees the model its index describes,
+// or refuses it as validate does. Errors are printed (one line each, the
+// first 100 and then a count) and set *status (2 if one is unreadable, else
+// 1); warnings are not printed.
+std::optional<Checkpoint> open_checked_checkpoint(const std::string& path, int* status,
+                                                  const CheckpointOptions& options = {});
+
 // The __metadata__ of a checkpoint: the union of its shards' entries (in
 // shard order, then key order). A key whose value differs between shards
 // keeps the first value; a warning line naming it is printed on stderr.
@@ -37,8 +46,8 @@ struct SourceCheckpoint {
   std::vector<CheckpointTensor> tensors;
   std::vector<MetadataEntry> metadata;
 };
-// Open PATH for sequential reading and list the above; on failure print the
-// error and set *status.
+// Open PATH for sequential reading (open_checked_checkpoint) and list the
+// above; on failure print the error and set *status.
 std::optional<SourceCheckpoint> open_source(const std::string& path, int* status);
 
 // The commands built on Checkpoint read tensors in place (TensorView). A

@@ -76,31 +76,31 @@ struct Input {
 
 // The shape a raw byte array gets as `t`: sub-byte dtypes pack several
 // elements per byte along the last dimension (F4: 2 per byte, F6: 4 per 3).
-bool reinterpret_shape(DType t, const NpyHeader& h, std::vector<std::uint64_t>& shape, std::string& why) {
-  shape = h.shape;
+// The .npy's numbers are untrusted: a zero-element array may have any
+// dimension up to 2^64 - 1, so the multiplication is checked (size_overflow)
+// rather than left to wrap ([0, 2^63] as F4 would become [0, 0]).
+Result<std::vector<std::uint64_t>> reinterpret_shape(DType t, const NpyHeader& h) {
+  std::vector<std::uint64_t> shape = h.shape;
+  auto refuse = [&](Errc code, const std::string& why) {
+    return Error(code, "cannot read as " + std::string(name(t)) + ": " + why);
+  };
   if (!is_subbyte(t)) {
-    if (element_size(t) != h.item_size) {
-      why = "the array's items are " + std::to_string(h.item_size) + " bytes, " + std::string(name(t)) + " takes " +
-            std::to_string(element_size(t));
-      return false;
-    }
-    return true;
+    if (element_size(t) != h.item_size)
+      return refuse(Errc::invalid_argument, "the array's items are " + std::to_string(h.item_size) + " bytes, " +
+                                                std::string(name(t)) + " takes " + std::to_string(element_size(t)));
+    return shape;
   }
-  if (h.item_size != 1) {
-    why = std::string(name(t)) + " is read from one-byte items ('|u1' or 'V1')";
-    return false;
-  }
+  if (h.item_size != 1) return refuse(Errc::invalid_argument, std::string(name(t)) + " is read from one-byte items ('|u1' or 'V1')");
   if (shape.empty()) shape.push_back(1);
   std::uint64_t& last = shape.back();
-  if (t == DType::F4) {
-    last *= 2;
-  } else if (last % 3 == 0) {
-    last = last / 3 * 4;
-  } else {
-    why = "an F6 array's last dimension must be a multiple of 3 bytes";
-    return false;
-  }
-  return true;
+  const std::uint64_t bytes = last;
+  const std::uint64_t per = t == DType::F4 ? 2 : 4, group = t == DType::F4 ? 1 : 3;
+  if (bytes % group != 0) return refuse(Errc::invalid_argument, "an F6 array's last dimension must be a multiple of 3 bytes");
+  if (bytes / group > ~std::uint64_t{0} / per)
+    return refuse(Errc::size_overflow, "the last dimension, " + std::to_string(bytes) + " bytes, holds more than 2^64 - 1 " +
+                                           std::string(name(t)) + " elements");
+  last = bytes / group * per;
+  return shape;
 }
 
 int run_create(std::span<const std::string_view> args) {
@@ -158,11 +158,12 @@ int run_create(std::span<const std::string_view> args) {
     std::vector<std::uint64_t> shape = h->shape;
     DType dtype;
     if (as) {
-      std::string why;
-      if (!reinterpret_shape(*as, *h, shape, why)) {
-        err(error_line(path, Error(Errc::invalid_argument, "cannot read as " + std::string(name(*as)) + ": " + why)));
+      auto reshaped = reinterpret_shape(*as, *h);
+      if (!reshaped) {
+        err(error_line(path, reshaped.error()));
         return 1;
       }
+      shape = std::move(*reshaped);
       dtype = *as;
     } else if (h->dtype) {
       dtype = *h->dtype;

@@ -139,9 +139,9 @@ int run_diff(std::span<const std::string_view> args) {
   int status = 2;
   CheckpointOptions options;
   options.open.hint = AccessHint::sequential;
-  auto ca = open_checkpoint_or_report(paths[0], &status, options);
+  auto ca = open_checked_checkpoint(paths[0], &status, options);
   if (!ca) return 2;
-  auto cb = open_checkpoint_or_report(paths[1], &status, options);
+  auto cb = open_checked_checkpoint(paths[1], &status, options);
   if (!cb) return 2;
 
   auto na = ca->names(), nb = cb->names();

@@ -2,9 +2,10 @@
 // NumPy lacks are written as raw bits of the same width (BF16 as '<u2', the F8
 // types as '|u1', F4/F6 as packed '|u1' bytes): see sft/npy.hpp and docs/cli.md.
 // The tensor is read with pread (never mapped), so a file truncated meanwhile
-// is an io_error, not a crash.
+// is an io_error, not a crash, and streamed to the .npy in chunks of 8 MiB,
+// so memory stays bounded whatever size the file claims.
+#include <span>
 #include <string>
-#include <vector>
 
 #include "command.hpp"
 #include "header_loader.hpp"
@@ -26,14 +27,17 @@ int run_extract(std::span<const std::string_view> args) {
     err(error_line(path, Error(Errc::not_found, "no tensor of this name", Error::no_offset, std::string(args[1]))));
     return 1;
   }
-  std::vector<std::byte> data(static_cast<std::size_t>(t->byte_size()));
-  if (auto r = file->read(*t, data); !r) {
-    err(error_line(path, r.error()));
-    return exit_code_for(r.error());
-  }
-  if (auto r = write_npy(out_path, t->dtype, t->shape, data); !r) {
-    err(error_line(out_path, r.error()));
-    return 1;
+  // Streamed in bounded chunks: a file may claim a tensor far larger than
+  // memory (a compressed one needs only a few bytes per 4 MiB of zeros).
+  bool input_failed = false;
+  auto fill = [&](std::uint64_t offset, std::span<std::byte> piece) {
+    auto r = file->read_range(*t, offset, piece);
+    input_failed = !r;
+    return r;
+  };
+  if (auto r = write_npy(out_path, t->dtype, t->shape, t->byte_size(), fill); !r) {
+    err(error_line(input_failed ? path : out_path, r.error()));
+    return input_failed ? exit_code_for(r.error()) : 1;
   }
   return 0;
 }

@@ -2,21 +2,23 @@
 //
 //   sft gpu info                 the backends built in, their devices, and what
 //                                automatic selection picks
-//   sft gpu load [...] FILE|DIR  upload every tensor (of every *.safetensors in
-//                                DIR) to a device, optionally verify and convert
-//                                on the device, and report the speed
-// Exit status: 0 success, 1 verification failed, 2 usage error, unreadable
-// input or a device error.
+//   sft gpu load [...] FILE|DIR  upload every tensor (of the checkpoint a DIR or
+//                                index describes) to a device, optionally verify
+//                                and convert on the device, and report the speed
+// Exit status: 0 success, 1 verification failed or an invalid checkpoint, 2
+// usage error, unreadable input or a device error.
 #if defined(SFT_HAVE_GPU)
 
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
-#include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "checkpoint_cli.hpp"
 #include "command.hpp"
+#include "header_loader.hpp"
 #include "sft/file.hpp"
 #include "sft/gpu/device.hpp"
 #include "sft/gpu/loader.hpp"
@@ -24,8 +26,6 @@
 
 namespace sft::cli {
 namespace {
-
-namespace fs = std::filesystem;
 
 constexpr std::string_view kUsage =
     "sft gpu info\n"
@@ -39,8 +39,9 @@ constexpr std::string_view kUsage =
     "  --staging CxM      C pinned staging buffers of M MiB (default 4x64)\n"
     "  --staged/--direct  force the staging ring / reading straight into device memory\n"
     "  --pread            read with pread instead of from the file's mapping\n"
-    "  a DIR uploads every *.safetensors file in it (the shards of a checkpoint)\n"
-    "exit status: 0 uploaded (and verified), 1 verification failed, 2 usage, input or device error";
+    "  a DIR or INDEX uploads the checkpoint its index describes (as sft validate sees it)\n"
+    "exit status: 0 uploaded (and verified), 1 verification failed or an invalid checkpoint,\n"
+    "             2 usage, input or device error";
 
 std::string human_bytes(std::uint64_t b) {
   char buf[64];
@@ -153,23 +154,44 @@ int parse_load(std::span<const std::string_view> args, LoadArgs& a) {
   return 0;
 }
 
-// The files to upload for one input: the file, or a directory's *.safetensors.
-bool expand(const std::string& input, std::vector<std::string>& files) {
-  std::error_code ec;
-  if (fs::is_directory(input, ec)) {
-    std::vector<std::string> found;
-    for (const auto& e : fs::directory_iterator(input, ec))
-      if (e.path().extension() == ".safetensors" && e.is_regular_file(ec)) found.push_back(e.path().string());
-    std::sort(found.begin(), found.end());
-    if (found.empty()) {
-      err("sft gpu: " + printable(input) + ": no *.safetensors file in this directory\n");
-      return false;
+// The files to upload for one input. A FILE is itself. A DIR or an index is
+// the checkpoint Checkpoint::open describes, checked as `sft validate` checks
+// it: its listed shards and nothing else in the directory (an unlisted file,
+// or a symlink to one outside it, is never read), so that every command sees
+// the same model.
+struct Input {
+  std::optional<Checkpoint> checkpoint;  // owns the shards' Files (they stay put when it moves)
+  std::optional<File> file;
+  std::vector<const File*> shards;       // into checkpoint
+  std::vector<const File*> files() const { return file ? std::vector<const File*>{&*file} : shards; }
+};
+
+std::optional<Input> open_input(const std::string& path, int* status) {
+  Input in;
+  if (is_checkpoint_path(path)) {
+    CheckpointOptions options;
+    options.open.hint = AccessHint::sequential;
+    in.checkpoint = open_checked_checkpoint(path, status, options);
+    if (!in.checkpoint) return std::nullopt;
+    for (std::size_t i = 0; i < in.checkpoint->shards().size(); ++i) {
+      auto f = in.checkpoint->shard(i);  // opened by the check already
+      if (!f) {
+        err(error_line(path, f.error()));
+        *status = error_status(f.error());
+        return std::nullopt;
+      }
+      in.shards.push_back(*f);
     }
-    files.insert(files.end(), found.begin(), found.end());
-    return true;
+    return in;
   }
-  files.push_back(input);
-  return true;
+  auto f = File::open(path, {.hint = AccessHint::sequential});
+  if (!f) {
+    err("sft gpu: " + printable(path) + ": " + printable(f.error().to_string()) + "\n");
+    *status = 2;
+    return std::nullopt;
+  }
+  in.file.emplace(std::move(*f));
+  return in;
 }
 
 std::string seconds(double s) {
@@ -195,32 +217,15 @@ int run_load(std::span<const std::string_view> args) {
 
   int status = 0;
   for (const auto& input : a.inputs) {
-    std::vector<std::string> paths;
-    if (!expand(input, paths)) {
-      status = std::max(status, 2);
+    int input_status = 2;
+    auto in = open_input(input, &input_status);
+    if (!in) {
+      status = std::max(status, input_status);
       continue;
     }
-    std::vector<File> files;
-    bool ok = true;
-    for (const auto& p : paths) {
-      auto f = File::open(p, {.hint = AccessHint::sequential});
-      if (!f) {
-        err("sft gpu: " + printable(p) + ": " + printable(f.error().to_string()) + "\n");
-        ok = false;
-        break;
-      }
-      files.push_back(std::move(*f));
-    }
-    if (!ok) {
-      status = std::max(status, 2);
-      continue;
-    }
-    std::vector<const File*> ptrs;
+    const std::vector<const File*> ptrs = in->files();
     std::uint64_t total = 0;
-    for (const auto& f : files) {
-      ptrs.push_back(&f);
-      total += f.header().data_size();
-    }
+    for (const File* f : ptrs) total += f->header().data_size();
     // Launch shapes from the tuning cache (`sft tune`), where it has them.
     gpu::UploadOptions options = a.options;
     options.checksum_config = *tuner.config(*dev, gpu::checksum_key(total));
@@ -237,7 +242,7 @@ int run_load(std::span<const std::string_view> args) {
     const gpu::UploadStats& st = up->stats;
     char rate[64];
     std::snprintf(rate, sizeof rate, "%.3f GB/s", st.gb_per_second());
-    std::string s = printable(input) + ": " + std::to_string(paths.size()) + " file(s), " +
+    std::string s = printable(input) + ": " + std::to_string(ptrs.size()) + " file(s), " +
                     std::to_string(st.tensors) + " tensors in " + std::to_string(st.regions) + " region(s), " +
                     human_bytes(st.bytes) + " in " + seconds(st.seconds) + " = " + rate + "\n";
     s += "  " + std::string(st.direct ? "direct into device memory" : "staged through pinned buffers") + ", " +

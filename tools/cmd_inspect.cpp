@@ -1,6 +1,7 @@
 // tools/cmd_inspect.cpp — `sft inspect [--json] FILE` (docs/cli.md): the
 // metadata and the tensors of one file, as a table with totals or as JSON.
 #include <algorithm>
+#include <array>
 #include <map>
 #include <string>
 #include <vector>
@@ -14,10 +15,23 @@ namespace sft::cli {
 namespace {
 
 constexpr std::string_view kUsage =
-    "sft inspect [--json] FILE\n"
+    "sft inspect [--json] [--all] FILE\n"
     "  FILE may also be a checkpoint (a directory or an index *.json): each shard is shown in turn\n"
-    "  --json  print {\"header_bytes\",\"data_bytes\",\"metadata\",\"tensors\"} as one JSON object\n"
+    "  --json  print {\"header_bytes\",\"data_bytes\",\"metadata\",\"tensors\"} as one JSON object (every tensor)\n"
+    "  --all   list every tensor in the table (default: the first 1000 of each file, then a count)\n"
     "exit status: 0 valid, 1 invalid, 2 unreadable or a usage error";
+
+// Rows of the table per file unless --all: a header may hold a million
+// tensors, and a terminal (or a log) gains nothing from a million lines.
+constexpr std::size_t kDefaultRows = 1000;
+
+// Output is written in pieces of about 1 MiB rather than built whole, so the
+// memory of inspecting a checkpoint does not grow with its tensor count.
+void flush_if_large(std::string& s) {
+  if (s.size() < (std::size_t{1} << 20)) return;
+  out(s);
+  s.clear();
+}
 
 std::string shape_text(std::span<const std::uint64_t> shape, std::string_view sep) {
   std::string s = "[";
@@ -28,8 +42,11 @@ std::string shape_text(std::span<const std::uint64_t> shape, std::string_view se
   return s + "]";
 }
 
-std::string inspect_json(const Header& h) {
-  std::string s = "{\"header_bytes\":" + std::to_string(h.header_size()) +
+// Appends the JSON object of `h` (and a newline) to s, flushing s as it
+// grows; without its opening brace when the caller has opened the object.
+void inspect_json(const Header& h, std::string& s, bool open_object = true) {
+  if (open_object) s += '{';
+  s += "\"header_bytes\":" + std::to_string(h.header_size()) +
                   ",\"data_bytes\":" + std::to_string(h.data_size()) + ",\"metadata\":";
   if (!h.has_metadata()) {
     s += "null";
@@ -57,9 +74,9 @@ std::string inspect_json(const Header& h) {
     s += ",\"shape\":" + shape_text(t.shape, ",");
     s += ",\"data_offsets\":[" + std::to_string(t.data_offsets.begin) + "," +
          std::to_string(t.data_offsets.end) + "]}";
+    flush_if_large(s);
   }
   s += "]}\n";
-  return s;
 }
 
 // Terminal columns taken by a printable (valid UTF-8) string: two for the wide
@@ -99,8 +116,9 @@ std::string plural(std::uint64_t n, std::string_view one, std::string_view many)
   return std::to_string(n) + " " + std::string(n == 1 ? one : many);
 }
 
-std::string inspect_text(std::string_view path, const Header& h) {
-  std::string s = "file: " + printable(path) + "\n";
+// Appends the text report of `h` to s: at most max_rows rows of the table.
+void inspect_text(std::string_view path, const Header& h, std::size_t max_rows, std::string& s) {
+  s += "file: " + printable(path) + "\n";
   s += "size: " + std::to_string(h.file_size()) + " bytes = 8 (length) + " + std::to_string(h.header_size()) +
        " (header) + " + std::to_string(h.data_size()) + " (data)\n";
   if (!h.has_metadata()) {
@@ -111,30 +129,40 @@ std::string inspect_text(std::string_view path, const Header& h) {
   }
   s += "tensors: " + std::to_string(h.size()) + "\n";
 
-  // The table: one row per tensor in data order, numbers right-aligned.
-  struct Row { std::string cells[6]; };
-  std::vector<Row> rows;
-  rows.push_back({{"NAME", "DTYPE", "SHAPE", "BEGIN", "END", "BYTES"}});
-  for (const auto& t : h.tensors()) {
-    std::string label = t.name.empty() ? std::string("\"\"") : printable(t.name);
-    rows.push_back({{std::move(label), std::string(name(t.dtype)), shape_text(t.shape, ", "),
-                     std::to_string(t.data_offsets.begin), std::to_string(t.data_offsets.end),
-                     std::to_string(t.byte_size())}});
-  }
+  // The table: one row per tensor in data order, numbers right-aligned. Two
+  // passes (column widths, then the rows), so that --all on a million
+  // tensors keeps no row in memory.
+  const std::size_t shown = std::min<std::size_t>(h.size(), max_rows);
+  auto cells = [](const TensorInfo& t) {
+    return std::array<std::string, 6>{t.name.empty() ? std::string("\"\"") : printable(t.name),
+                                      std::string(name(t.dtype)), shape_text(t.shape, ", "),
+                                      std::to_string(t.data_offsets.begin), std::to_string(t.data_offsets.end),
+                                      std::to_string(t.byte_size())};
+  };
+  const std::array<std::string, 6> titles{"NAME", "DTYPE", "SHAPE", "BEGIN", "END", "BYTES"};
   std::size_t width[6] = {};
-  for (const auto& r : rows)
-    for (int c = 0; c < 6; ++c) width[c] = std::max(width[c], columns(r.cells[c]));
+  auto widen = [&](const std::array<std::string, 6>& row) {
+    for (int c = 0; c < 6; ++c) width[c] = std::max(width[c], columns(row[static_cast<std::size_t>(c)]));
+  };
+  widen(titles);
+  for (const auto& t : h.tensors().first(shown)) widen(cells(t));
+  auto emit = [&](const std::array<std::string, 6>& row) {
+    std::string line;
+    for (int c = 0; c < 6; ++c) {
+      if (c) line += "  ";
+      const auto& cell = row[static_cast<std::size_t>(c)];
+      line += c < 3 ? pad_right(cell, width[c]) : pad_left(cell, width[c]);
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    s += line + "\n";
+    flush_if_large(s);
+  };
   if (h.size() > 0) {
     s += "\n";
-    for (const auto& r : rows) {
-      std::string line;
-      for (int c = 0; c < 6; ++c) {
-        if (c) line += "  ";
-        line += c < 3 ? pad_right(r.cells[c], width[c]) : pad_left(r.cells[c], width[c]);
-      }
-      while (!line.empty() && line.back() == ' ') line.pop_back();
-      s += line + "\n";
-    }
+    emit(titles);
+    for (const auto& t : h.tensors().first(shown)) emit(cells(t));
+    if (shown < h.size())
+      s += "... and " + plural(h.size() - shown, "more tensor", "more tensors") + " (sft inspect --all lists every one)\n";
   }
 
   // Totals, then bytes per dtype (largest first, ties by dtype name).
@@ -160,13 +188,12 @@ std::string inspect_text(std::string_view path, const Header& h) {
   for (const auto& [dt, v] : sorted)
     s += "  " + pad_right(std::string(dt), dw) + "  " + pad_left(std::to_string(v.first), bw) +
          (v.first == 1 ? " byte  in " : " bytes in ") + plural(v.second, "tensor", "tensors") + "\n";
-  return s;
 }
 
 // A checkpoint: a summary line, then each shard as a single file is shown.
-int inspect_checkpoint(const std::string& path, bool json) {
+int inspect_checkpoint(const std::string& path, bool json, std::size_t max_rows) {
   int status = 2;
-  auto c = open_checkpoint_or_report(path, &status);
+  auto c = open_checked_checkpoint(path, &status);
   if (!c) return status;
   std::string s;
   if (json) {
@@ -182,24 +209,25 @@ int inspect_checkpoint(const std::string& path, bool json) {
     s += "shards: " + std::to_string(c->shards().size()) + ", tensors: " + std::to_string(c->size()) + "\n";
   }
   for (std::size_t i = 0; i < c->shards().size(); ++i) {
-    auto f = c->shard(i);
+    auto f = c->shard(i);  // opened, and checked, by open_checked_checkpoint
     if (!f) {
+      out(s);
       err(error_line(path, f.error()));
       return error_status(f.error());
     }
     const std::string shard = (c->directory() / c->shards()[i]).string();
     if (json) {
-      std::string one = inspect_json((*f)->header());
-      one.pop_back();  // the newline
       if (i) s += ',';
       s += "{\"file\":";
       detail::append_json_string(s, c->shards()[i]);
       s += ',';
-      s.append(one, 1, std::string::npos);
+      inspect_json((*f)->header(), s, false);
+      s.pop_back();  // the newline
     } else {
       s += '\n';
-      s += inspect_text(shard, (*f)->header());
+      inspect_text(shard, (*f)->header(), max_rows, s);
     }
+    flush_if_large(s);
   }
   s += json ? "]}\n" : "";
   out(s);
@@ -207,12 +235,13 @@ int inspect_checkpoint(const std::string& path, bool json) {
 }
 
 int run_inspect(std::span<const std::string_view> args) {
-  bool json = false, options_done = false;
+  bool json = false, all = false, options_done = false;
   std::vector<std::string> files;
   for (auto a : args) {
     if (!options_done && a.size() > 1 && a[0] == '-') {
       if (a == "--") options_done = true;
       else if (a == "--json") json = true;
+      else if (a == "--all") all = true;
       else return usage_error("inspect", "unknown option '" + printable(a) + "'");
       continue;
     }
@@ -221,13 +250,17 @@ int run_inspect(std::span<const std::string_view> args) {
   if (files.empty()) return usage_error("inspect", "no FILE given");
   if (files.size() > 1) return usage_error("inspect", "exactly one FILE expected");
 
-  if (is_checkpoint_path(files[0])) return inspect_checkpoint(files[0], json);
+  const std::size_t max_rows = all ? ~std::size_t{0} : kDefaultRows;
+  if (is_checkpoint_path(files[0])) return inspect_checkpoint(files[0], json, max_rows);
   auto loaded = load_header(files[0]);
   if (loaded.status != LoadedHeader::Status::valid) {
     err(error_line(files[0], loaded.error));
     return exit_status(loaded.status);
   }
-  out(json ? inspect_json(*loaded.header) : inspect_text(files[0], *loaded.header));
+  std::string s;
+  if (json) inspect_json(*loaded.header, s);
+  else inspect_text(files[0], *loaded.header, max_rows, s);
+  out(s);
   return 0;
 }
 

@@ -62,6 +62,7 @@ int run_rewrite(std::span<const std::string_view> args) {
         return rr;
       }
       if (auto wr = sink.write(chunk); !wr) return wr;
+      test_stall_point("rewrite");  // the temporary exists, at full size, partly written
     }
     return {};
   });

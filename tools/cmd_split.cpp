@@ -48,7 +48,7 @@ int run_split(std::span<const std::string_view> args) {
       const auto v = args[++i];
       if (a == "--prefix") {
         prefix = std::string(v);
-        if (!shard_name_problem(prefix + ".safetensors").empty())
+        if (!shard_prefix_problem(prefix).empty())
           return usage_error("split", "--prefix must be a plain file name: '" + printable(v) + "'");
       } else if (!(max_size = parse_size(v))) {
         return usage_error("split", "--max-shard-size: not a size: '" + printable(v) + "'");

@@ -39,6 +39,12 @@ int usage_error(std::string_view command, std::string_view message);
 void out(std::string_view s);
 void err(std::string_view s);
 
+// For tests of what happens when sft is interrupted mid-write: when the
+// environment variable SFT_TEST_STALL equals `where`, print
+// "sft: stalled at WHERE (SFT_TEST_STALL)" on stderr and wait (60 s at most)
+// so that a test can send a signal at a known point. Otherwise nothing.
+void test_stall_point(std::string_view where);
+
 // A tensor name or other untrusted string made printable on one line:
 // control characters, DEL and invalid UTF-8 as \xNN / \u escapes.
 std::string printable(std::string_view s);

@@ -1,11 +1,18 @@
 // tools/main.cpp — `sft SUBCOMMAND ...`: dispatch to the registered subcommands.
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <new>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include <signal.h>
+#include <unistd.h>
+
 #include "command.hpp"
+#include "sft/temporaries.hpp"
 
 namespace sft::cli {
 
@@ -56,10 +63,45 @@ static void print_help() {
   out(s);
 }
 
+// SIGINT, SIGTERM, SIGHUP: remove the temporaries of the files being written
+// (sft/temporaries.hpp), then die of the same signal with its default action,
+// so the exit status still says "killed by signal N" to the shell. Only
+// async-signal-safe calls: remove_temporaries() unlinks and touches nothing
+// else; SA_RESETHAND restores the default action before the handler runs, and
+// the re-raised signal is delivered when the handler returns. SIGKILL cannot
+// be caught: its leftovers are recognised by their name (docs/cli.md).
+extern "C" void remove_temporaries_and_die(int sig) {
+  sft::remove_temporaries();
+  ::raise(sig);
+}
+
+static void install_signal_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = remove_temporaries_and_die;
+  sa.sa_flags = SA_RESETHAND;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+    struct sigaction old {};
+    // A signal the invoking shell ignores (nohup, a background job's SIGINT) stays ignored.
+    if (::sigaction(sig, nullptr, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+    ::sigaction(sig, &sa, nullptr);
+  }
+}
+
+void test_stall_point(std::string_view where) {
+  static bool stalled = false;  // once per process
+  const char* want = std::getenv("SFT_TEST_STALL");
+  if (stalled || want == nullptr || where != want) return;
+  stalled = true;
+  err("sft: stalled at " + std::string(where) + " (SFT_TEST_STALL)\n");
+  for (int i = 0; i < 6000; ++i) ::usleep(10000);  // 60 s at most, then go on
+}
+
 }  // namespace sft::cli
 
 int main(int argc, char** argv) {
   using namespace sft::cli;
+  install_signal_handlers();
   if (argc < 2) {
     print_help();
     return 2;
@@ -76,7 +118,15 @@ int main(int argc, char** argv) {
       out("usage: " + std::string(c.usage) + "\n");
       return 0;
     }
-    return c.run(args);
+    // The library reports allocation failures as out_of_memory; this catches
+    // the tool's own (a std::vector sized by a valid but huge file), so that
+    // no command ends in std::terminate and SIGABRT.
+    try {
+      return c.run(args);
+    } catch (const std::bad_alloc&) {
+      err("sft " + std::string(name) + ": out_of_memory: not enough memory to finish\n");
+      return 2;
+    }
   }
   err("sft: unknown command '" + printable(name) + "' (see sft --help)\n");
   return 2;

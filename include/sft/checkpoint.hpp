@@ -24,6 +24,8 @@
 //                         '/', '\\', ':' or control character; or a symlink
 //                         that resolves outside the checkpoint's directory
 //                         (unless CheckpointOptions::follow_external_symlinks);
+//                         or an index file that is itself such a symlink
+//                         (checked before it is read, under the same option);
 //   shard_missing         a named shard does not exist.
 // Checks that need every shard open run in check() / validate():
 //   shard_missing_tensor  weight_map maps a tensor to a shard that lacks it;
@@ -52,8 +54,9 @@ namespace sft {
 struct CheckpointOptions {
   OpenOptions open{};               // how each shard is opened
   bool strict = false;              // total_size problems are errors, not warnings
-  // Accept shards that are symlinks resolving outside the checkpoint's
-  // directory (the Hugging Face cache links snapshot files to ../../blobs/).
+  // Accept shards, and an index, that are symlinks resolving outside the
+  // checkpoint's directory (the Hugging Face cache links snapshot files to
+  // ../../blobs/). Off, such a checkpoint is shard_path.
   bool follow_external_symlinks = false;
   std::uint64_t max_index_bytes = 100'000'000;  // larger index files are bad_index
 };

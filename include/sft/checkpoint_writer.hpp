@@ -2,17 +2,26 @@
 //
 // write_checkpoint() spreads tensors over shards as plan_shards() decides
 // (below), writes each shard with a Writer (the reference's
-// layout, atomic: a temporary renamed over the target), then, when there is
-// more than one shard, the index PREFIX.safetensors.index.json exactly as
-// index_json() formats it, also atomically and last, so a reader never finds
-// an index that names a shard not yet written. One shard is written as
-// PREFIX.safetensors with no index.
+// layout), and, when there is more than one shard, the index
+// PREFIX.safetensors.index.json exactly as index_json() formats it. One shard
+// is written as PREFIX.safetensors with no index.
 //
-// On failure, the shards this call already wrote are removed and nothing
-// else is touched. Files already in the directory are never removed: writing
-// a single PREFIX.safetensors next to an old PREFIX.safetensors.index.json
-// leaves a directory that Checkpoint::open reads through the old index; give
-// an empty directory (`sft split` refuses one that holds PREFIX files).
+// All or nothing: every shard and the index are written and synced under
+// temporary names first (Writer::write_staged); only when all are complete
+// are they renamed into place, shards first and the index last, so a reader
+// never finds an index naming a shard not yet written. A failure before that
+// (a full disk, a source's error) removes every temporary and touches nothing
+// else: re-saving over an existing checkpoint leaves it whole. If a rename
+// itself fails midway (rare: same directory, same file system), the shards
+// renamed so far are new, the others and the old index stay, and the error's
+// message says "half replaced" with the counts.
+//
+// ShardingOptions::prefix must be a plain file name (shard_prefix_problem):
+// "../x" is refused with shard_path before anything is written. Files
+// already in the directory are never removed: writing a single
+// PREFIX.safetensors next to an old PREFIX.safetensors.index.json leaves a
+// directory that Checkpoint::open reads through the old index; give an empty
+// directory (`sft split` refuses one that holds PREFIX files).
 #pragma once
 
 #include <cstdint>
@@ -43,7 +52,7 @@ namespace sft {
 // PREFIX-00001-of-0000n.safetensors ... plus PREFIX.safetensors.index.json.
 struct ShardingOptions {
   std::uint64_t max_shard_size = 5'000'000'000;  // bytes of tensor data per shard (5 GB, huggingface_hub's default)
-  std::string prefix = "model";
+  std::string prefix = "model";  // a plain file name (shard_prefix_problem), never a path
 };
 
 struct ShardPlan {
@@ -75,6 +84,12 @@ std::string index_file_name(std::string_view prefix = "model");
 // above), or an empty string when it is.
 std::string shard_name_problem(std::string_view name);
 
+// Why `prefix` cannot name a checkpoint's files (ShardingOptions::prefix):
+// empty, or PREFIX.safetensors fails shard_name_problem ("../x", "a/b",
+// "C:x", a control character...); an empty string when it can.
+// write_checkpoint refuses such a prefix with shard_path before writing.
+std::string shard_prefix_problem(std::string_view prefix);
+
 struct CheckpointWriteOptions {
   ShardingOptions sharding{};
   WriterOptions writer{};
@@ -87,7 +102,8 @@ struct CheckpointWriteOptions {
 
 // Write `tensors` (in the order that decides the sharding; their bytes must
 // stay valid until the call returns) into `directory`, created if missing.
-// Errors: duplicate_name for a name given twice, every Writer error, write_failed.
+// Errors: shard_path for a prefix that is no plain file name, duplicate_name
+// for a name given twice, every Writer error, write_failed.
 Result<ShardPlan> write_checkpoint(std::span<const TensorView> tensors, const std::filesystem::path& directory,
                                    const CheckpointWriteOptions& options = {});
 

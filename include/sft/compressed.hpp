@@ -17,8 +17,14 @@
 //
 // A compressed file is untrusted input. The seek table is checked against the
 // file size and against Limits::max_frames / max_frame_bytes before anything
-// is allocated from it; each frame is checked against its seek-table entry
-// (and its own checksum) when it is decompressed. Errors: bad_seek_table (the
+// is allocated from it. At open every byte of the file must be accounted for
+// by the table exactly as whole-file decompression (and `zstd -d`) sees it:
+// each frame's header must agree with its entry (a skippable frame's own
+// length, a zstd frame's declared content size), and frames that reads would
+// never decode (entries of 0 bytes, frames that do not declare their size)
+// are decoded once there, so that no file holds bytes sft ignores but
+// `zstd -d` writes out. Each frame is checked in full against its entry (and
+// its own checksum) when it is decompressed. Errors: bad_seek_table (the
 // table is missing, malformed or inconsistent with the file),
 // compressed_truncated (the file or a frame ends early), compressed_corrupt (a
 // frame that does not decode to what the table says, or fails its checksum),

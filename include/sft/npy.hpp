@@ -27,6 +27,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -88,5 +89,19 @@ std::vector<std::byte> npy_preamble(const NpyLayout& layout);
 // `data` must be the tensor's bytes (its byte size for dtype x shape).
 Result<void> write_npy(const std::filesystem::path& path, DType dtype, std::span<const std::uint64_t> shape,
                        std::span<const std::byte> data);
+
+// The streaming form, for tensors that need not fit in memory: the
+// `data_bytes` bytes of the tensor come from `fill`, called in order with
+// (offset within the data, a buffer of at most `chunk_bytes` to fill). Memory
+// stays at one chunk whatever the tensor's size, so a file that claims a
+// huge tensor cannot make the caller allocate it. An error from `fill` stops
+// the write, removes the temporary and is returned unchanged (so the caller
+// can tell its input's failure from a failed write: write_failed);
+// out_of_memory if even the chunk cannot be allocated.
+using NpyFill = std::function<Result<void>(std::uint64_t offset, std::span<std::byte> out)>;
+inline constexpr std::size_t npy_default_chunk_bytes = std::size_t{8} << 20;
+Result<void> write_npy(const std::filesystem::path& path, DType dtype, std::span<const std::uint64_t> shape,
+                       std::uint64_t data_bytes, const NpyFill& fill,
+                       std::size_t chunk_bytes = npy_default_chunk_bytes);
 
 }  // namespace sft

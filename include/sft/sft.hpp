@@ -16,6 +16,7 @@
 #include "sft/result.hpp"
 #include "sft/slice.hpp"
 #include "sft/strict.hpp"
+#include "sft/temporaries.hpp"
 #include "sft/tensor_bytes.hpp"
 #include "sft/tensor_view.hpp"
 #include "sft/writer.hpp"

@@ -186,6 +186,12 @@ class Writer {
   // returned StreamingWriter in any order, then commit() renames the file.
   Result<StreamingWriter> begin_file(const std::filesystem::path& path) const;
 
+  // write_file(path, source) up to, not including, the rename: the returned
+  // StreamingWriter is prepared (complete, synced, closed); commit() puts the
+  // file in place, destroying it removes the temporary. For several files
+  // that must appear together or not at all (write_checkpoint's shards).
+  Result<StreamingWriter> write_staged(const std::filesystem::path& path, const TensorSource& source) const;
+
  private:
   struct Impl;  // src/write/writer_impl.hpp; created by the first add / declare / set_metadata
   const Impl& state() const;
@@ -228,7 +234,11 @@ class StreamingWriter {
   std::uint64_t remaining() const noexcept;
 
   // Check every byte was written (missing_data names the first tensor that is
-  // not complete, and aborts), then fsync, rename over the target, fsync the
+  // not complete, and aborts), then fsync and close the temporary, which
+  // stays in place: the first half of commit(), for writing several files
+  // that must appear together. Later writes are writer_state. Idempotent.
+  Result<void> prepare();
+  // prepare() unless done, then rename over the target and fsync the
   // directory.
   Result<void> commit();
   // Remove the temporary file; the target is untouched. Idempotent.

@@ -149,44 +149,26 @@ Result<Checkpoint> Checkpoint::open(const fs::path& path, const CheckpointOption
 
     impl->sharded = true;
     impl->index = where.path;
-    auto parsed = detail::read_index(where.path, options.max_index_bytes);
-    SFT_TRY(parsed);
-    impl->has_total = parsed->has_total_size;
-    impl->total = parsed->total_size;
-
     char buf[PATH_MAX];
     if (::realpath(impl->dir.c_str(), buf) == nullptr)
       return Error(Errc::io_error, "cannot resolve " + impl->dir.string() + ": " + std::strerror(errno));
     const std::string real_dir(buf);
+    SFT_TRY_ASSIGN(const fs::path index_file,
+                   detail::resolve_index(where.path, real_dir, options.follow_external_symlinks));
+    SFT_TRY_ASSIGN(auto parsed, detail::read_index(index_file, options.max_index_bytes));
+    impl->has_total = parsed.has_total_size;
+    impl->total = parsed.total_size;
 
-    auto& wm = parsed->weight_map;
-    for (const auto& [tensor, shard] : wm) impl->shard_names.push_back(shard);
-    std::sort(impl->shard_names.begin(), impl->shard_names.end());
-    impl->shard_names.erase(std::unique(impl->shard_names.begin(), impl->shard_names.end()), impl->shard_names.end());
+    impl->shard_names = std::move(parsed.shards);
     impl->slots = std::make_unique<Slot[]>(impl->shard_names.size());
     for (std::size_t i = 0; i < impl->shard_names.size(); ++i) {
       auto p = detail::resolve_shard(impl->dir, real_dir, impl->shard_names[i], options.follow_external_symlinks);
-      if (!p) {
-        Error e = std::move(p).error();
-        // Name a tensor that maps to the bad shard, so the error points into weight_map.
-        for (const auto& [tensor, shard] : wm)
-          if (shard == impl->shard_names[i]) {
-            e.tensor = tensor;
-            break;
-          }
-        return e;
-      }
+      // Name the tensor that first maps to the bad shard, so the error points into weight_map.
+      if (!p) return std::move(p).error().with_tensor(parsed.tensors[parsed.shard_first[i]]);
       impl->slots[i].path = std::move(*p);
     }
-
-    std::sort(wm.begin(), wm.end());
-    impl->names.reserve(wm.size());
-    impl->name_shard.reserve(wm.size());
-    for (auto& [tensor, shard] : wm) {
-      auto at = std::lower_bound(impl->shard_names.begin(), impl->shard_names.end(), shard);
-      impl->name_shard.push_back(static_cast<std::uint32_t>(at - impl->shard_names.begin()));
-      impl->names.push_back(std::move(tensor));
-    }
+    impl->names = std::move(parsed.tensors);
+    impl->name_shard = std::move(parsed.tensor_shard);
     impl->index_names();
     return Checkpoint(std::move(impl));
   });

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 
 #include <fcntl.h>
@@ -43,6 +44,15 @@ std::string shard_name_problem(std::string_view name) {
   }
   if (name.size() <= ext.size() || name.substr(name.size() - ext.size()) != ext)
     return "the shard name does not end in .safetensors";
+  return {};
+}
+
+std::string shard_prefix_problem(std::string_view prefix) {
+  if (prefix.empty()) return "the prefix is empty";
+  // PREFIX.safetensors, PREFIX-0000i-of-0000n.safetensors and the index name
+  // are plain names exactly when this one is.
+  if (auto why = shard_name_problem(std::string(prefix) + ".safetensors"); !why.empty())
+    return why + ": \"" + std::string(prefix) + "\"";
   return {};
 }
 
@@ -100,7 +110,58 @@ Result<std::uint64_t> total_size_value(simdjson::dom::element v) {
 
 }  // namespace
 
-Result<ParsedIndex> parse_index(std::string_view json) {
+namespace {
+
+// weight_map's entries, still pointing into the parser's strings.
+struct RawEntry {
+  std::string_view tensor;
+  std::string_view shard;
+};
+
+// Sort the entries into the ParsedIndex layout. Sorting (not a hash set)
+// finds repeated names: on a million entries it is several times faster and
+// needs a fraction of the memory.
+Result<void> arrange_weight_map(std::vector<RawEntry>& raw, ParsedIndex& out) {
+  const std::size_t n = raw.size();
+  std::vector<std::uint32_t> order(n);
+  for (std::size_t i = 0; i < n; ++i) order[i] = static_cast<std::uint32_t>(i);
+  std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
+    const int c = raw[a].tensor.compare(raw[b].tensor);
+    return c < 0 || (c == 0 && a < b);
+  });
+  // The first repetition in file order: the smallest position that has an
+  // equal name before it.
+  std::size_t repeat = n;
+  for (std::size_t k = 1; k < n; ++k)
+    if (raw[order[k]].tensor == raw[order[k - 1]].tensor) repeat = std::min<std::size_t>(repeat, order[k]);
+  if (repeat != n)
+    return duplicate("weight_map (a tensor mapped twice)", raw[repeat].tensor, std::string(raw[repeat].tensor));
+
+  // Distinct shard names, sorted; each entry's shard as a position.
+  std::vector<std::string_view> shards;
+  {
+    std::unordered_map<std::string_view, std::uint32_t, NameHash> seen;
+    for (const RawEntry& e : raw)
+      if (seen.emplace(e.shard, 0).second) shards.push_back(e.shard);
+    std::sort(shards.begin(), shards.end());
+    for (std::size_t i = 0; i < shards.size(); ++i) seen[shards[i]] = static_cast<std::uint32_t>(i);
+    out.shard_first.assign(shards.size(), ~std::uint32_t{0});
+    out.tensors.reserve(n);
+    out.tensor_shard.reserve(n);
+    for (std::size_t k = 0; k < n; ++k) {
+      const RawEntry& e = raw[order[k]];
+      const std::uint32_t s = seen.find(e.shard)->second;
+      out.tensors.emplace_back(e.tensor);
+      out.tensor_shard.push_back(s);
+      std::uint32_t& first = out.shard_first[s];
+      if (first == ~std::uint32_t{0} || order[k] < order[first]) first = static_cast<std::uint32_t>(k);
+    }
+  }
+  out.shards.assign(shards.begin(), shards.end());
+  return {};
+}
+
+Result<ParsedIndex> parse_padded(simdjson::padded_string_view json) {
   const char* p = json.data();
   if (auto at = find_invalid_utf8(reinterpret_cast<const unsigned char*>(p), json.size()); at != utf8_ok)
     return Error(Errc::bad_index, "the index is not valid UTF-8", at);
@@ -109,14 +170,14 @@ Result<ParsedIndex> parse_index(std::string_view json) {
     return Error(Errc::bad_index, "the index is not valid JSON: " + e.message, e.offset);
   }
   simdjson::dom::parser parser;
-  simdjson::padded_string padded(json);
   simdjson::dom::element root;
-  if (auto err = parser.parse(padded).get(root); err != simdjson::SUCCESS)
+  if (auto err = parser.parse(json).get(root); err != simdjson::SUCCESS)
     return bad(std::string("the index is not valid JSON: ") + simdjson::error_message(err));
   simdjson::dom::object top;
   if (root.get(top) != simdjson::SUCCESS) return bad(std::string("the index must be a JSON object, not ") + type_name(root.type()));
 
   ParsedIndex out;
+  std::vector<RawEntry> raw;
   std::unordered_set<std::string_view, NameHash> seen_top;
   bool have_map = false;
   for (auto field : top) {
@@ -126,16 +187,14 @@ Result<ParsedIndex> parse_index(std::string_view json) {
       if (field.value.get(map) != simdjson::SUCCESS)
         return bad(std::string("weight_map must be an object, not ") + type_name(field.value.type()));
       have_map = true;
-      std::unordered_set<std::string_view, NameHash> seen;
+      raw.reserve(map.size());
       for (auto entry : map) {
-        std::string tensor(entry.key);
-        if (!seen.insert(entry.key).second) return duplicate("weight_map (a tensor mapped twice)", entry.key, tensor);
         std::string_view shard;
         if (entry.value.get(shard) != simdjson::SUCCESS)
           return bad(std::string("weight_map value must be a shard file name (a string), not ") +
                          type_name(entry.value.type()),
-                     tensor);
-        out.weight_map.emplace_back(std::move(tensor), std::string(shard));
+                     std::string(entry.key));
+        raw.push_back({entry.key, shard});
       }
     } else if (field.key == "metadata") {
       if (field.value.is_null()) continue;  // treated as absent
@@ -156,7 +215,16 @@ Result<ParsedIndex> parse_index(std::string_view json) {
     // Other top-level keys are left alone, as every loader does.
   }
   if (!have_map) return bad("the index has no \"weight_map\"");
+  if (raw.size() > ~std::uint32_t{0} - 1) return bad("weight_map maps more than 2^32 - 2 tensors");
+  SFT_TRY(arrange_weight_map(raw, out));
   return out;
+}
+
+}  // namespace
+
+Result<ParsedIndex> parse_index(std::string_view json) {
+  const simdjson::padded_string padded(json);
+  return parse_padded(padded);
 }
 
 Result<ParsedIndex> read_index(const std::filesystem::path& path, std::uint64_t max_bytes) {
@@ -165,7 +233,7 @@ Result<ParsedIndex> read_index(const std::filesystem::path& path, std::uint64_t 
     return Error(Errc::bad_index, "the index holds " + std::to_string(file.size) + " bytes, more than the limit of " +
                                       std::to_string(max_bytes));
   // The size was checked against the limit: the buffer is bounded.
-  std::string text(static_cast<std::size_t>(file.size), '\0');
+  simdjson::padded_string text(static_cast<std::size_t>(file.size));
   std::size_t done = 0;
   while (done < text.size()) {
     ssize_t got = ::read(file.fd.get(), text.data() + done, text.size() - done);
@@ -173,9 +241,19 @@ Result<ParsedIndex> read_index(const std::filesystem::path& path, std::uint64_t 
     if (got <= 0) break;
     done += static_cast<std::size_t>(got);
   }
-  text.resize(done);  // a file that shrank meanwhile is parsed as it now is
-  return parse_index(text);
+  // A file that shrank meanwhile is parsed as it now is.
+  return parse_padded(simdjson::padded_string_view(text.data(), done, text.size() + simdjson::SIMDJSON_PADDING));
 }
+
+namespace {
+
+// Whether `real` (a resolved path) lies strictly inside `real_dir`.
+bool inside(const std::string& real, const std::string& real_dir) {
+  return real.size() > real_dir.size() && real.compare(0, real_dir.size(), real_dir) == 0 &&
+         (real_dir == "/" || real[real_dir.size()] == '/');
+}
+
+}  // namespace
 
 Result<std::filesystem::path> resolve_shard(const std::filesystem::path& dir, const std::string& real_dir,
                                             const std::string& name, bool follow_external_symlinks) {
@@ -189,12 +267,23 @@ Result<std::filesystem::path> resolve_shard(const std::filesystem::path& dir, co
   if (::realpath(p.c_str(), buf) == nullptr)
     return Error(Errc::shard_missing, "shard " + name + " cannot be resolved (a dangling symlink?): " + std::strerror(errno));
   std::string real(buf);
-  const bool inside = real.size() > real_dir.size() && real.compare(0, real_dir.size(), real_dir) == 0 &&
-                      (real_dir == "/" || real[real_dir.size()] == '/');
-  if (!inside && !follow_external_symlinks)
+  if (!inside(real, real_dir) && !follow_external_symlinks)
     return Error(Errc::shard_path, "shard " + name + " is a symlink to " + real +
                                        ", outside the checkpoint's directory " + real_dir);
   // Open the resolved path: a link swapped after this check changes nothing.
+  return std::filesystem::path(real);
+}
+
+Result<std::filesystem::path> resolve_index(const std::filesystem::path& index, const std::string& real_dir,
+                                            bool follow_external_symlinks) {
+  char buf[PATH_MAX];
+  if (::realpath(index.c_str(), buf) == nullptr)
+    return Error(Errc::io_error, "cannot open the index " + index.string() + ": " + std::strerror(errno));
+  std::string real(buf);
+  if (!inside(real, real_dir) && !follow_external_symlinks)
+    return Error(Errc::shard_path, "the index " + index.filename().string() + " is a symlink to " + real +
+                                       ", outside the checkpoint's directory " + real_dir +
+                                       " (CheckpointOptions::follow_external_symlinks allows it)");
   return std::filesystem::path(real);
 }
 

@@ -1,7 +1,9 @@
 // write_checkpoint: shards through the Writer, then the index (see sft/checkpoint_writer.hpp).
 
+#include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "sft_internal/atomic_file.hpp"
 #include "sft/checkpoint_writer.hpp"
@@ -15,21 +17,20 @@ namespace {
 
 constexpr std::size_t kChunk = std::size_t{16} << 20;  // bytes per sink write: progress granularity
 
-Result<void> write_index(const fs::path& path, const std::string& text, const WriterOptions& options) {
-  auto f = detail::AtomicFile::create(path, options.fail_after_bytes);
-  if (!f) return std::move(f).error();
-  auto bytes = std::as_bytes(std::span(text.data(), text.size()));
-  if (auto r = f->write_at(0, bytes); !r) {
-    f->abort();
-    return r;
-  }
-  return f->commit(options.durable);
+// The index, written to its temporary and prepared (not yet renamed).
+Result<detail::AtomicFile> stage_index(const fs::path& path, const std::string& text, const WriterOptions& options) {
+  SFT_TRY_ASSIGN(auto f, detail::AtomicFile::create(path, options.fail_after_bytes));
+  SFT_TRY(f.write_at(0, std::as_bytes(std::span(text.data(), text.size()))));
+  SFT_TRY(f.prepare(options.durable));
+  return f;
 }
 
 }  // namespace
 
 Result<ShardPlan> write_checkpoint(std::span<const TensorView> tensors, const fs::path& directory,
                                    const CheckpointWriteOptions& options) {
+  if (auto why = shard_prefix_problem(options.sharding.prefix); !why.empty())
+    return Error(Errc::shard_path, "ShardingOptions::prefix cannot name shard files: " + why);
   std::unordered_map<std::string_view, std::size_t, NameHash> by_name;
   std::vector<std::uint64_t> sizes;
   std::vector<std::string_view> names;
@@ -46,11 +47,6 @@ Result<ShardPlan> write_checkpoint(std::span<const TensorView> tensors, const fs
   if (ec) return Error(Errc::write_failed, "cannot create " + directory.string() + ": " + ec.message());
 
   ShardPlan plan = plan_shards(sizes, options.sharding);
-  std::vector<fs::path> written;
-  auto fail = [&](Error e) -> Result<ShardPlan> {
-    for (const auto& p : written) fs::remove(p, ec);
-    return e;
-  };
   const TensorSource source = [&](const TensorInfo& info, TensorSink& sink) -> Result<void> {
     const TensorView& v = tensors[by_name.at(info.name)];
     auto bytes = v.bytes();
@@ -61,24 +57,43 @@ Result<ShardPlan> write_checkpoint(std::span<const TensorView> tensors, const fs
     }
     return {};
   };
+  // Stage: every shard and the index complete and synced under temporary
+  // names. A failure here returns at once; the staged temporaries are removed
+  // as `staged` goes out of scope, and no file in the directory has changed.
+  std::vector<StreamingWriter> staged;
+  staged.reserve(plan.shards.size());
   for (const auto& shard : plan.shards) {
     Writer w(options.writer);
-    for (const auto& m : options.metadata)
-      if (auto r = w.set_metadata(m.key, m.value); !r) return fail(std::move(r).error());
+    for (const auto& m : options.metadata) SFT_TRY(w.set_metadata(m.key, m.value));
     for (std::size_t t : shard.tensors) {
       const TensorView& v = tensors[t];
-      if (auto r = w.declare(v.name(), v.dtype(), v.shape()); !r) return fail(std::move(r).error());
+      SFT_TRY(w.declare(v.name(), v.dtype(), v.shape()));
     }
-    const fs::path path = directory / shard.file_name;
-    if (auto r = w.write_file(path, source); !r) return fail(std::move(r).error());
-    written.push_back(path);
+    SFT_TRY_ASSIGN(auto s, w.write_staged(directory / shard.file_name, source));
+    staged.push_back(std::move(s));
   }
+  std::optional<detail::AtomicFile> index;
   if (plan.sharded()) {
-    const fs::path index = directory / index_file_name(options.sharding.prefix);
-    if (auto r = write_index(index, index_json(plan, names), options.writer); !r) return fail(std::move(r).error());
+    SFT_TRY_ASSIGN(auto f, stage_index(directory / index_file_name(options.sharding.prefix), index_json(plan, names),
+                                       options.writer));
+    index.emplace(std::move(f));
+  }
+  // Publish: rename the shards into place, the index last, so that an old
+  // index keeps naming complete files until the new one replaces it.
+  for (std::size_t i = 0; i < staged.size(); ++i) {
+    if (auto r = staged[i].commit(); !r) {
+      if (i == 0) return std::move(r).error();
+      return std::move(r).error().with_context(
+          "the checkpoint in " + directory.string() + " is half replaced: " + std::to_string(i) + " of " +
+          std::to_string(staged.size()) + " new shards were renamed into place, the rest and the index are the old "
+          "ones (if any)");
+    }
+  }
+  if (index) {
+    if (auto r = index->commit(options.writer.durable); !r)
+      return std::move(r).error().with_context("every new shard is in place, but not the new index");
   }
   return plan;
 }
 
 }  // namespace sft
-

@@ -17,8 +17,9 @@ std::string num(std::uint64_t v) { return std::to_string(v); }
 // headers without one system call per header.
 class WindowReader {
  public:
-  explicit WindowReader(const ByteSource& src) : src_(src), buf_(std::size_t{64} << 10) {}
-  // Copy n (<= 64 KiB) bytes at pos; the caller has checked pos + n <= size.
+  explicit WindowReader(const ByteSource& src, std::size_t window = std::size_t{64} << 10)
+      : src_(src), buf_(window) {}
+  // Copy n (<= the window) bytes at pos; the caller has checked pos + n <= size.
   Result<void> read(std::uint64_t pos, std::byte* out, std::size_t n) {
     if (pos < start_ || pos + n > start_ + have_) {
       std::uint64_t left = src_.size() - pos;
@@ -118,6 +119,95 @@ std::uint64_t max_compressed_frame(std::uint64_t max_frame_bytes) {
   return max_frame_bytes + (max_frame_bytes >> 7) + 512;
 #endif
 }
+
+#ifdef SFT_HAVE_ZSTD
+
+// The largest zstd frame header (magic, descriptor, window, dictionary id,
+// 8-byte content size): ZSTD_FRAMEHEADERSIZE_MAX.
+constexpr std::size_t max_frame_header_bytes = 18;
+
+// Every byte of the file must belong to the frame the seek table says it
+// does, exactly as decompression (and zstd -d) sees it; otherwise one file
+// holds two models: the one sft reads and another that zstd -d writes out.
+// Reads never decode a frame the table gives 0 bytes, so without this check a
+// real zstd frame listed with 0 bytes, or a skippable frame whose own length
+// covers less than its entry (the rest hiding a zstd frame), would go unseen
+// by everything but whole-file decompression.
+//
+// Cost: one small read per frame (a frame header is at most 18 bytes), through
+// a 4 KiB window so that densely packed hostile frames share reads: about
+// 1,000 reads for a 4 GiB checkpoint of 4 MiB frames. Only frames that reads
+// would never check in full are decoded here: the ones the table gives 0
+// bytes (a few bytes each in sft's files) and frames whose header omits the
+// content size (not written by sft or zstd's command-line tool; such a file is
+// decoded once at open). A frame that declares its content size and is given
+// bytes is checked completely when it is decoded: its header already agrees
+// with the table, so zstd -d and sft cannot see different lengths.
+Result<void> check_frames(const ByteSource& src, const SeekTable& t) {
+  WindowReader in(src, 4096);
+  std::byte head[max_frame_header_bytes];
+  std::vector<std::byte> whole, out;
+  ZSTD_DCtx* dctx = nullptr;
+  struct Free {
+    ZSTD_DCtx*& d;
+    ~Free() { ZSTD_freeDCtx(d); }
+  } free_ctx{dctx};
+  for (std::size_t i = 0; i < t.frames.size(); ++i) {
+    const FrameInfo& f = t.frames[i];
+    const std::uint64_t at = f.compressed_offset;
+    auto corrupt = [&](const std::string& what) {
+      return Error(Errc::compressed_corrupt, "frame " + num(i) + " " + what, at);
+    };
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(f.compressed_size, sizeof head));
+    if (auto r = in.read(at, head, n); !r) return r;
+    if (n < 4) return corrupt("is " + num(n) + " bytes long, too short for a frame");
+    const std::uint32_t magic = load_le32(head);
+    if (is_skippable_magic(magic)) {
+      if (f.size != 0) return corrupt("is a skippable frame but the seek table gives it " + num(f.size) + " bytes");
+      if (n < skippable_header_bytes || load_le32(head + 4) != f.compressed_size - skippable_header_bytes)
+        return corrupt("is a skippable frame whose length disagrees with the seek table's " +
+                       num(f.compressed_size) + " bytes");
+      continue;
+    }
+    if (magic != zstd_frame_magic) return corrupt("does not start with a zstd magic number");
+    const unsigned long long content = ZSTD_getFrameContentSize(head, n);
+    if (content == ZSTD_CONTENTSIZE_ERROR)
+      return corrupt("has a malformed frame header, or one longer than the " + num(f.compressed_size) +
+                     " bytes the seek table gives the frame");
+    const bool declared = content != ZSTD_CONTENTSIZE_UNKNOWN;
+    if (declared && content != f.size)
+      return corrupt("declares " + num(content) + " bytes but the seek table gives it " + num(f.size));
+    if (declared && f.size != 0) continue;  // checked in full whenever it is decoded
+
+    // Decode it now: it must end exactly at the table's size and produce
+    // exactly the table's bytes. Both buffers are bounded by the limits the
+    // entry was checked against.
+    whole.resize(static_cast<std::size_t>(f.compressed_size));
+    if (auto r = src.read(at, whole); !r) return r;
+    const std::size_t found = ZSTD_findFrameCompressedSize(whole.data(), whole.size());
+    if (ZSTD_isError(found))
+      return Error(Errc::compressed_truncated,
+                   "frame " + num(i) + " is cut short or malformed: " + ZSTD_getErrorName(found), at);
+    if (found != whole.size())
+      return corrupt("ends after " + num(found) + " of the " + num(whole.size()) + " bytes the seek table gives it");
+    out.resize(static_cast<std::size_t>(f.size));
+    if (!dctx && !(dctx = ZSTD_createDCtx()))
+      return Error(Errc::out_of_memory, "out of memory creating a zstd decompression context", at);
+    const std::size_t got = ZSTD_decompressDCtx(dctx, out.data(), out.size(), whole.data(), whole.size());
+    if (ZSTD_isError(got))
+      return corrupt("does not decode to the " + num(f.size) + " bytes the seek table gives it: " +
+                     ZSTD_getErrorName(got));
+    if (got != f.size)
+      return corrupt("decodes to " + num(got) + " bytes but the seek table gives it " + num(f.size));
+  }
+  return {};
+}
+
+#else
+
+Result<void> check_frames(const ByteSource&, const SeekTable&) { return {}; }  // nothing decodes without zstd
+
+#endif
 
 }  // namespace
 
@@ -245,6 +335,7 @@ Result<SeekTable> read_seek_table(const ByteSource& src, const Limits& limits) {
                  "the frames in the seek table end at " + num(pos) + " but the seek table starts at " + num(t.frames_end),
                  pos);
   t.total = off;
+  if (auto r = check_frames(src, t); !r) return std::move(r).error();
   return t;
 }
 

@@ -1,5 +1,8 @@
 // Writing .npy: how each dtype is stored, the preamble, the atomic file.
+#include <algorithm>
+#include <new>
 #include <string>
+#include <vector>
 
 #include "sft_internal/atomic_file.hpp"
 #include "sft/npy.hpp"
@@ -67,23 +70,54 @@ std::vector<std::byte> npy_preamble(const NpyLayout& layout) {
   return out;
 }
 
-Result<void> write_npy(const std::filesystem::path& path, DType dtype, std::span<const std::uint64_t> shape,
-                       std::span<const std::byte> data) {
+namespace {
+
+// The tensor's byte count must be what dtype x shape implies.
+Result<void> check_data_size(DType dtype, std::span<const std::uint64_t> shape, std::uint64_t data_bytes) {
   std::uint64_t count = 1;
   for (auto d : shape) {
     if (d != 0 && count > ~std::uint64_t{0} / d / 8)
       return Error(Errc::size_overflow, "the element count of the shape overflows");
     count *= d;
   }
-  if (count * bits(dtype) % 8 != 0 || count * bits(dtype) / 8 != data.size())
-    return Error(Errc::data_size_mismatch, std::to_string(data.size()) + " bytes do not hold " +
+  if (count * bits(dtype) % 8 != 0 || count * bits(dtype) / 8 != data_bytes)
+    return Error(Errc::data_size_mismatch, std::to_string(data_bytes) + " bytes do not hold " +
                                                std::to_string(count) + " elements of " + std::string(name(dtype)));
+  return {};
+}
+
+}  // namespace
+
+Result<void> write_npy(const std::filesystem::path& path, DType dtype, std::span<const std::uint64_t> shape,
+                       std::span<const std::byte> data) {
+  SFT_TRY(check_data_size(dtype, shape, data.size()));
   auto pre = npy_preamble(npy_layout(dtype, shape));
-  auto f = detail::AtomicFile::create(path);
-  if (!f) return std::move(f).error();
+  SFT_TRY_ASSIGN(auto f, detail::AtomicFile::create(path));
   const std::span<const std::byte> parts[] = {pre, data};
-  if (auto r = f->write_gather(0, parts); !r) return r;
-  return f->commit(true);
+  SFT_TRY(f.write_gather(0, parts));
+  return f.commit(true);
+}
+
+Result<void> write_npy(const std::filesystem::path& path, DType dtype, std::span<const std::uint64_t> shape,
+                       std::uint64_t data_bytes, const NpyFill& fill, std::size_t chunk_bytes) {
+  if (chunk_bytes == 0) return Error(Errc::invalid_argument, "write_npy: chunk_bytes must be at least 1");
+  SFT_TRY(check_data_size(dtype, shape, data_bytes));
+  const auto pre = npy_preamble(npy_layout(dtype, shape));
+  std::vector<std::byte> buf;
+  try {
+    buf.resize(static_cast<std::size_t>(std::min<std::uint64_t>(chunk_bytes, data_bytes)));
+  } catch (const std::bad_alloc&) {
+    return Error(Errc::out_of_memory, "write_npy: no memory for a buffer of " + std::to_string(chunk_bytes) + " bytes");
+  }
+  SFT_TRY_ASSIGN(auto f, detail::AtomicFile::create(path));
+  SFT_TRY(f.write_at(0, pre));
+  for (std::uint64_t done = 0; done < data_bytes;) {
+    const std::span<std::byte> piece(buf.data(), static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), data_bytes - done)));
+    SFT_TRY(fill(done, piece));  // the temporary goes with `f`
+    SFT_TRY(f.write_at(pre.size() + done, piece));
+    done += piece.size();
+  }
+  return f.commit(true);
 }
 
 }  // namespace sft

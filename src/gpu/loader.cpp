@@ -15,6 +15,8 @@
 #include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <new>
+#include <stdexcept>
 #include <thread>
 #include <unordered_set>
 
@@ -242,6 +244,37 @@ class ReaderPool {
   bool all_done_ = false;
 };
 
+// Queued copies read the staging ring (and write the regions' device
+// buffers) until they complete. Declared after the ring and the events it
+// waits for, so that it is destroyed first on every way out of upload(): a
+// return, an error, an exception unwinding. It waits for every copy still
+// queued, so the ring is freed or handed back to the caller, and the device
+// buffers are freed, only when no copy can touch them any more.
+class DrainQueue {
+ public:
+  DrainQueue(Queue& q, std::vector<Event>& inflight) : q_(q), inflight_(inflight) {}
+  DrainQueue(const DrainQueue&) = delete;
+  DrainQueue& operator=(const DrainQueue&) = delete;
+  ~DrainQueue() { (void)drain(); }
+  // Wait for the queue, then for each event not yet waited for (a queue
+  // whose finish() fails may still hold copies that complete, or fail, one
+  // by one). The first error, if any; idempotent.
+  Result<void> drain() noexcept {
+    Result<void> first = q_.finish();
+    for (Event& e : inflight_) {
+      if (!e.valid()) continue;
+      auto w = e.wait();
+      if (!w && first) first = std::move(w);
+      e = Event{};
+    }
+    return first;
+  }
+
+ private:
+  Queue& q_;
+  std::vector<Event>& inflight_;
+};
+
 Result<void> check_options(const UploadOptions& o) {
   if (o.staging_buffers < 2 || o.staging_buffers > 64)
     return gpu_error(Errc::gpu_bad_argument, "staging_buffers must be 2..64, not " + std::to_string(o.staging_buffers));
@@ -304,10 +337,8 @@ Result<void> convert_tensors(const Device& dev, Queue& q, DType to, std::vector<
   return q.finish();
 }
 
-}  // namespace
-
-Result<DeviceTensors> upload(const Device& device, std::span<const File* const> files, const Selection& selection,
-                             const UploadOptions& options) {
+Result<DeviceTensors> upload_files(const Device& device, std::span<const File* const> files, const Selection& selection,
+                                   const UploadOptions& options) {
   const auto t_start = Clock::now();
   if (!device.valid()) return gpu_error(Errc::gpu_bad_argument, "upload to an empty Device");
   if (auto r = check_options(options); !r) return r.error();
@@ -392,6 +423,9 @@ Result<DeviceTensors> upload(const Device& device, std::span<const File* const> 
 
   out.stats.alloc_seconds = since(t_alloc);
 
+  std::vector<Event> inflight(plan.chunks.size());  // the copy of each chunk, until waited for
+  DrainQueue drain(*q, inflight);                   // after the ring: destroyed before it
+
   Reader reader{files, plan, use_pread, options.verify, level0,
                 [&](std::size_t i) -> std::byte* {
                   const Chunk& c = plan.chunks[i];
@@ -408,7 +442,6 @@ Result<DeviceTensors> upload(const Device& device, std::span<const File* const> 
     ReaderPool pool(st);
     if (!plan.chunks.empty())
       if (auto r = pool.start(reader, threads); !r) failure = r.error();
-    std::vector<Event> inflight(plan.chunks.size());
     std::size_t next_submit = 0, oldest = 0;  // chunks [oldest, next_submit) are being copied
     UploadProgress progress{0, plan.total};
     auto complete = [&](std::size_t i) {  // chunk i is on the device
@@ -462,8 +495,9 @@ Result<DeviceTensors> upload(const Device& device, std::span<const File* const> 
     }
     if (failure.code == Errc::ok && st.error.code == Errc::ok) pool.finished();
     pool.join();
-    // Copies still in flight read from the ring: let them finish before it goes.
-    (void)q->finish();
+    // Copies still in flight read from the ring: let them finish before it
+    // goes (DrainQueue does the same on the ways out that skip this line).
+    if (auto d = drain.drain(); !d && failure.code == Errc::ok) failure = d.error();
   }
   for (std::size_t ri = 0; ri < mapped.size(); ++ri)
     if (mapped[ri])
@@ -489,6 +523,24 @@ Result<DeviceTensors> upload(const Device& device, std::span<const File* const> 
   out.tensors = std::move(plan.tensors);
   out.stats.seconds = since(t_start);
   return out;
+}
+
+}  // namespace
+
+Result<DeviceTensors> upload(const Device& device, std::span<const File* const> files, const Selection& selection,
+                             const UploadOptions& options) {
+  // No exception leaves the library: one thrown inside (an allocation, the
+  // caller's progress callback or filter) has already unwound through
+  // DrainQueue, so no copy is left reading freed memory.
+  try {
+    return upload_files(device, files, selection, options);
+  } catch (const std::bad_alloc&) {
+    return Error(Errc::out_of_memory, "upload: out of memory");
+  } catch (const std::exception& e) {
+    return Error(Errc::internal, std::string("upload: an exception escaped (a callback's?): ") + e.what());
+  } catch (...) {
+    return Error(Errc::internal, "upload: an exception escaped (a callback's?)");
+  }
 }
 
 Result<void> verify(Queue& queue, const DeviceTensors& tensors, std::span<const File* const> files,

@@ -1,4 +1,6 @@
 // src/integrity/xxh3_baseline.cpp — the XXH3 kernel for the build's own instruction set, and the dispatch.
+#include "integrity/xxh3_prelude.hpp"
+
 #define SFT_XXH3_KERNEL xxh3_baseline
 #define SFT_XXH3_NAME "baseline"
 #include "integrity/xxh3_impl.inc"

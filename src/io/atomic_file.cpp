@@ -59,8 +59,15 @@ Result<AtomicFile> AtomicFile::create(const std::filesystem::path& target, std::
   base.append(".sft-tmp-");
   for (int attempt = 0; attempt < 16; ++attempt) {
     f.temp_ = dir / (base + random_suffix());
+    // Registered before it exists, so that a signal arriving on any thread
+    // from here on finds it (unlinking a name not created yet is harmless).
+    f.registration_ = TempRegistration::add(f.temp_.c_str());
     f.fd_ = ::open(f.temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (f.fd_ >= 0) return f;
+    if (f.fd_ >= 0) {
+      if (auto r = f.keep_target_mode(); !r) return std::move(r).error();  // `f` removes the temporary
+      return f;
+    }
+    f.registration_.remove();
     if (errno != EEXIST) {
       int err = errno;
       f.temp_.clear();
@@ -73,12 +80,29 @@ Result<AtomicFile> AtomicFile::create(const std::filesystem::path& target, std::
   return Error(Errc::write_failed, "cannot find a free temporary name beside '" + target.string() + "'");
 }
 
+// A file that replaces another keeps the other's permission bits, and its
+// owner and group where this process may set them (root, or a group the user
+// belongs to): `sft rewrite F F` must not turn a 0600 file into 0644. Set on
+// the empty temporary, before any byte is written to it. The set-user-ID,
+// set-group-ID and sticky bits are not carried over (sft writes data files),
+// nor are ACLs and extended attributes. With no file at the target, the
+// temporary keeps the mode open() gave it: 0666 less the umask.
+Result<void> AtomicFile::keep_target_mode() {
+  struct stat st {};
+  if (::stat(target_.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return {};
+  if (::fchown(fd_, st.st_uid, st.st_gid) != 0 && errno != EPERM) return io_error("fchown of", errno);
+  if (::fchmod(fd_, st.st_mode & 0777) != 0) return io_error("fchmod of", errno);
+  return {};
+}
+
 AtomicFile::AtomicFile(AtomicFile&& o) noexcept
     : fd_(std::exchange(o.fd_, -1)),
       target_(std::move(o.target_)),
       temp_(std::move(o.temp_)),
+      registration_(std::move(o.registration_)),
       written_(o.written_),
-      fail_after_(o.fail_after_) {
+      fail_after_(o.fail_after_),
+      prepared_(std::exchange(o.prepared_, false)) {
   o.temp_.clear();
 }
 
@@ -89,8 +113,10 @@ AtomicFile& AtomicFile::operator=(AtomicFile&& o) noexcept {
     target_ = std::move(o.target_);
     temp_ = std::move(o.temp_);
     o.temp_.clear();
+    registration_ = std::move(o.registration_);
     written_ = o.written_;
     fail_after_ = o.fail_after_;
+    prepared_ = std::exchange(o.prepared_, false);
   }
   return *this;
 }
@@ -98,6 +124,7 @@ AtomicFile& AtomicFile::operator=(AtomicFile&& o) noexcept {
 AtomicFile::~AtomicFile() { abort(); }
 
 void AtomicFile::abort() noexcept {
+  prepared_ = false;
   if (fd_ >= 0) {
     ::close(fd_);
     fd_ = -1;
@@ -106,6 +133,7 @@ void AtomicFile::abort() noexcept {
     ::unlink(temp_.c_str());
     temp_.clear();
   }
+  registration_.remove();
 }
 
 Error AtomicFile::io_error(const char* what, int err) const {
@@ -190,7 +218,8 @@ Result<void> AtomicFile::write_gather(std::uint64_t offset, std::span<const std:
   return {};
 }
 
-Result<void> AtomicFile::commit(bool durable) {
+Result<void> AtomicFile::prepare(bool durable) {
+  if (prepared_) return {};
   if (fd_ < 0) return Error(Errc::writer_state, "the temporary file is closed");
   if (durable && ::fsync(fd_) != 0) {
     auto e = io_error("fsync of", errno);
@@ -203,6 +232,14 @@ Result<void> AtomicFile::commit(bool durable) {
     abort();
     return e;
   }
+  prepared_ = true;
+  return {};
+}
+
+Result<void> AtomicFile::commit(bool durable) {
+  if (auto r = prepare(durable); !r) return r;
+  if (temp_.empty()) return Error(Errc::writer_state, "the temporary file was removed");
+  prepared_ = false;
   if (::rename(temp_.c_str(), target_.c_str()) != 0) {
     int err = errno;
     auto e = Error(Errc::write_failed, "rename of '" + temp_.string() + "' to '" + target_.string() +
@@ -211,6 +248,7 @@ Result<void> AtomicFile::commit(bool durable) {
     return e;
   }
   temp_.clear();  // it is the target now
+  registration_.remove();
   if (durable) {
     int err = 0;
     fsync_directory(target_.parent_path(), err);

@@ -358,6 +358,11 @@ Result<StreamingWriter> Writer::begin_file(const std::filesystem::path& path) co
 }
 
 Result<void> Writer::write_file(const std::filesystem::path& path, const TensorSource& source) const {
+  SFT_TRY_ASSIGN(auto w, write_staged(path, source));
+  return w.commit();
+}
+
+Result<StreamingWriter> Writer::write_staged(const std::filesystem::path& path, const TensorSource& source) const {
   auto s = begin_file(path);
   SFT_TRY(s);
   StreamingWriter& w = *s;
@@ -367,7 +372,7 @@ Result<void> Writer::write_file(const std::filesystem::path& path, const TensorS
     TensorSink sink(w, i);
     if (auto r = source(tensors[i], sink); !r) {
       w.abort();
-      return r;
+      return std::move(r).error();
     }
     if (sink.remaining() != 0) {
       w.abort();
@@ -377,7 +382,8 @@ Result<void> Writer::write_file(const std::filesystem::path& path, const TensorS
                    Error::no_offset, std::string(tensors[i].name));
     }
   }
-  return w.commit();
+  SFT_TRY(w.prepare());
+  return std::move(*s);
 }
 
 }  // namespace sft

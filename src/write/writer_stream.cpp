@@ -60,10 +60,14 @@ Error closed_stream(bool moved_from, bool committed) {
 }
 }  // namespace
 
-Error StreamingWriter::closed() const { return closed_stream(!impl_, impl_ && impl_->committed); }
+Error StreamingWriter::closed() const {
+  if (impl_ && impl_->prepared && !impl_->committed && !impl_->failed)
+    return Error(Errc::writer_state, "the file was prepared: it takes no more writes, only commit()");
+  return closed_stream(!impl_, impl_ && impl_->committed);
+}
 
 Result<void> StreamingWriter::write_at(std::size_t index, std::uint64_t offset, std::span<const std::byte> bytes) {
-  if (!impl_ || impl_->failed || impl_->committed) return closed();
+  if (!impl_ || impl_->failed || impl_->committed || impl_->prepared) return closed();
   const auto tensors = impl_->plan.tensors();
   if (index >= tensors.size())
     return Error(Errc::not_found, "no tensor at position " + std::to_string(index) + " of the plan");
@@ -124,8 +128,9 @@ std::uint64_t StreamingWriter::remaining() const noexcept {
   return total;
 }
 
-Result<void> StreamingWriter::commit() {
+Result<void> StreamingWriter::prepare() {
   if (!impl_ || impl_->failed || impl_->committed) return closed();
+  if (impl_->prepared) return {};
   const auto tensors = impl_->plan.tensors();
   for (std::size_t i = 0; i < tensors.size(); ++i) {
     if (remaining(i) == 0) continue;
@@ -136,6 +141,16 @@ Result<void> StreamingWriter::commit() {
                      " bytes were written",
                  Error::no_offset, std::string(tensors[i].name));
   }
+  if (auto r = impl_->file.prepare(impl_->durable); !r) {
+    impl_->failed = true;
+    return r;
+  }
+  impl_->prepared = true;
+  return {};
+}
+
+Result<void> StreamingWriter::commit() {
+  if (auto r = prepare(); !r) return r;
   if (auto r = impl_->file.commit(impl_->durable); !r) {
     // A failed directory fsync comes after the rename: the file is then in
     // place and only its durability is in doubt. Either way the stream is over.

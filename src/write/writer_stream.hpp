@@ -30,6 +30,7 @@ struct StreamingWriter::Impl {
   std::vector<TensorState> state;
   bool durable;
   bool failed = false;     // an I/O error or a failed commit aborted the stream
+  bool prepared = false;   // prepare(): complete and closed, not renamed yet
   bool committed = false;
 };
 

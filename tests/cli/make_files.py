@@ -45,8 +45,23 @@ def data_of(n):
     return bytes((i * 7 + 1) & 0xFF for i in range(n))
 
 
+def npy_bytes(descr, shape, data=b""):
+    # A version 1.0 .npy: magic, version, dict padded with spaces and a newline to 64 bytes.
+    dims = ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "")
+    d = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': ({dims}), }}"
+    d += " " * ((64 - (10 + len(d) + 1) % 64) % 64) + "\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(d)) + d.encode() + data
+
+
 def files():
     out = {}
+
+    # ---- .npy inputs of sft create ------------------------------------------
+    # Zero elements, so valid .npy files, whose last dimension overflows 64
+    # bits once read as packed F4 (x2) or F6 (x4/3) elements.
+    out["f4-last-dim-overflows.npy"] = npy_bytes("|u1", [0, 2**63])
+    out["f6-last-dim-overflows.npy"] = npy_bytes("|u1", [0, 3 * 2**62])
+    out["packed-2x3.npy"] = npy_bytes("|u1", [2, 3], data_of(6))
 
     # ---- valid --------------------------------------------------------------
     out["ok.safetensors"] = file_bytes(
@@ -147,7 +162,7 @@ def main():
     args = ap.parse_args()
     want = files()
     if args.check:
-        have = {f for f in os.listdir(args.out) if f.endswith(".safetensors")}
+        have = {f for f in os.listdir(args.out) if f.endswith((".safetensors", ".npy"))}
         bad = sorted(have ^ set(want))
         for name, data in sorted(want.items()):
             path = os.path.join(args.out, name)

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """`sft gpu info` and `sft gpu load` end to end on one backend.
 
-Uploads the real fixtures (each file, and the directory as one checkpoint)
+Uploads the real fixtures (each file, and a checkpoint split from one of them)
 with --verify and with --convert, and checks exit statuses and the report
-lines; then usage and input errors. Exit 0: passed, 1: failed, 77: skipped
+lines; a checkpoint directory is the model its index describes (files it does
+not list are never read; an invalid one is refused as validate refuses it);
+then usage and input errors. Exit 0: passed, 1: failed, 77: skipped
 (the backend has no device here, or the fixtures are absent; a failure instead
 when SFT_REQUIRE_BACKENDS lists the backend or SFT_REQUIRE_FIXTURES=1).
 """
@@ -47,11 +49,52 @@ def main():
         check("verified: the device's digest of every region matches" in out, f"{f}: verified", out)
         check(" GB/s" in out and "read " in out and "copy " in out and "kernels " in out, f"{f}: speed and split", out)
 
-    rc, out, err = run(sft, "gpu", "load", "--backend", backend, "--verify", "--convert", "BF16", "--staged",
-                       "--staging", "2x1", "--threads", "3", "--pread", real)
-    check(rc == 0, "load a directory as one checkpoint, staged, converted", out + err)
-    check(f"{len(files)} file(s)" in out and "staged through pinned buffers" in out and "to BF16 on the device" in out,
-          "directory report", out)
+    with tempfile.TemporaryDirectory(prefix="sft-gpu-cli-ckpt-") as tmp:
+        # A checkpoint directory: burn-mnist split into shards with an index.
+        ckpt = os.path.join(tmp, "ckpt")
+        rc, out, err = run(sft, "split", os.path.join(real, "burn-mnist.safetensors"), ckpt, "--max-shard-size", "10KB")
+        check(rc == 0, "split burn-mnist into a checkpoint", out + err)
+        shards = sorted(f for f in os.listdir(ckpt) if f.endswith(".safetensors"))
+        rc, out, err = run(sft, "gpu", "load", "--backend", backend, "--verify", "--convert", "BF16", "--staged",
+                           "--staging", "2x1", "--threads", "3", "--pread", ckpt)
+        check(rc == 0, "load a checkpoint directory, staged, converted", out + err)
+        check(f"{len(shards)} file(s), 20 tensors" in out and "staged through pinned buffers" in out and
+              "to BF16 on the device" in out, "checkpoint report", out)
+        rc, out2, err = run(sft, "gpu", "load", "--backend", backend,
+                            os.path.join(ckpt, "model.safetensors.index.json"))
+        check(rc == 0 and f"{len(shards)} file(s), 20 tensors" in out2, "load the checkpoint through its index",
+              out2 + err)
+
+        # The directory gains files its index does not list: a symlink to a
+        # file outside it and a copy of a shard repeating its tensor names.
+        # gpu load sees the model the index describes, as validate does.
+        outside = os.path.join(tmp, "outside.safetensors")
+        with open(os.path.join(real, files[0]), "rb") as f, open(outside, "wb") as g:
+            g.write(f.read())
+        os.symlink(outside, os.path.join(ckpt, "zz-outside.safetensors"))
+        with open(os.path.join(ckpt, shards[0]), "rb") as f, open(os.path.join(ckpt, "model-extra.safetensors"), "wb") as g:
+            g.write(f.read())
+        rc, out, err = run(sft, "validate", ckpt)
+        check(rc == 0, "validate: unlisted files do not belong to the checkpoint", out + err)
+        rc, out, err = run(sft, "gpu", "load", "--backend", backend, "--verify", ckpt)
+        check(rc == 0 and f"{len(shards)} file(s), 20 tensors" in out,
+              "gpu load ignores the files the index does not list", out + err)
+
+        # A listed shard holding a tensor the index does not list: invalid for
+        # validate, so gpu load refuses it too (exit 1, the same error).
+        index = os.path.join(ckpt, "model.safetensors.index.json")
+        with open(index) as f:
+            text = f.read()
+        with open(index, "w") as f:
+            f.write(text.replace('"conv1.bias": ', '"conv1.bias-renamed": ', 1))
+        rc, vout, verr = run(sft, "validate", ckpt)
+        rc2, out, err = run(sft, "gpu", "load", "--backend", backend, ckpt)
+        check(rc == 1 and rc2 == 1 and "shard_unlisted_tensor" in err and "shard_missing_tensor" in err,
+              "gpu load refuses a checkpoint validate refuses", vout + verr + out + err)
+
+    # A directory of unrelated files with no index is no checkpoint.
+    rc, out, err = run(sft, "gpu", "load", "--backend", backend, real)
+    check(rc == 2 and "no_checkpoint" in err, "a directory without an index: no_checkpoint, exit 2", out + err)
 
     for args, what in [(["load"], "no input"), (["load", "--convert", "I8", real], "bad dtype"),
                        (["load", "--staging", "1x4", real], "ring too small"), (["frob"], "unknown subcommand"),

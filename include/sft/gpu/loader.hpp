@@ -76,9 +76,13 @@ struct UploadOptions {
   LaunchConfig convert_config{};
   // A staging ring to use and keep (staged mode): buffers missing or smaller
   // than a chunk are (re)allocated into it, so that repeated uploads pay for
-  // pinned memory once. Null: a ring of the upload's own.
+  // pinned memory once. Null: a ring of the upload's own. However upload()
+  // ends (success, error, a callback's exception), it first waits for every
+  // copy it queued: once it returns, no copy reads the ring any more.
   std::vector<HostBuffer>* staging_ring = nullptr;
-  // Called on the calling thread after each chunk reaches the device. Must not throw.
+  // Called on the calling thread after each chunk reaches the device. It
+  // should not throw; if it does, upload() waits for the queued copies and
+  // returns Errc::internal (std::bad_alloc: out_of_memory).
   std::function<void(const UploadProgress&)> progress;
 };
 

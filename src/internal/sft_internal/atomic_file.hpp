@@ -4,7 +4,11 @@
 // in the target's directory, so the final rename never crosses file systems;
 // it is created with O_EXCL under a random name, so two writers of one target
 // never share a temporary. Until commit() renames it over the target, the
-// target is untouched; abort() (and the destructor) unlink it.
+// target is untouched; abort() (and the destructor) unlink it. While it
+// exists its path is registered for sft::remove_temporaries() (a program's
+// signal handler), and when it replaces a file it takes that file's
+// permission bits (and owner and group where permitted) before any byte is
+// written.
 #pragma once
 
 #include <cstddef>
@@ -13,6 +17,7 @@
 #include <span>
 
 #include "sft/result.hpp"
+#include "sft_internal/temp_registry.hpp"
 
 namespace sft::detail {
 
@@ -37,7 +42,12 @@ class AtomicFile {
   // Write the spans back to back from `offset`, batching them into pwritev calls.
   Result<void> write_gather(std::uint64_t offset, std::span<const std::span<const std::byte>> parts);
 
-  // fsync (when durable), close, rename over the target, fsync the directory.
+  // The first half of commit(): fsync (when durable) and close, leaving the
+  // complete temporary in place (still removed by abort(), the destructor
+  // and remove_temporaries()). For writing several files that must appear
+  // together: prepare them all, then commit them all. Idempotent.
+  Result<void> prepare(bool durable);
+  // prepare() unless done, rename over the target, fsync the directory.
   // On failure before the rename the temporary is removed.
   Result<void> commit(bool durable);
   // Close and unlink the temporary. Idempotent, never fails.
@@ -50,14 +60,17 @@ class AtomicFile {
  private:
   AtomicFile() = default;
   Error io_error(const char* what, int err) const;
+  Result<void> keep_target_mode();
   // How many of `want` bytes the failure hook lets through (0 means ENOSPC).
   std::size_t allowed(std::size_t want) const noexcept;
 
   int fd_ = -1;
   std::filesystem::path target_;
   std::filesystem::path temp_;
+  TempRegistration registration_;
   std::uint64_t written_ = 0;
   std::uint64_t fail_after_ = ~std::uint64_t{0};
+  bool prepared_ = false;  // closed by prepare(), temporary complete, not renamed yet
 };
 
 }  // namespace sft::detail

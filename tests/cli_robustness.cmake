@@ -1,0 +1,44 @@
+# Scripted CLI tests of what an outside attack found (issue 13): commands that
+# stay within memory on files claiming huge tensors, temporaries removed on
+# SIGINT/SIGTERM, modes kept when a file is replaced. Each script in tests/py/
+# builds its own inputs; they need only the Python standard library.
+if(NOT TARGET sft_cli)
+  return()
+endif()
+find_package(Python3 COMPONENTS Interpreter)
+if(NOT Python3_Interpreter_FOUND)
+  message(WARNING "python3 not found: the CLI robustness tests are not registered")
+  return()
+endif()
+
+# ASan reserves terabytes of address space for its shadow memory, so an
+# address-space limit (ulimit -v) cannot apply to a sanitized binary: the
+# script is told so and skips (exit 77) with that reason.
+if(SFT_SANITIZE)
+  set(SFT_ULIMIT_NOTE "--sanitized")
+else()
+  set(SFT_ULIMIT_NOTE "")
+endif()
+add_test(NAME cli.extract_bounded_memory
+         COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/py/extract_bounded_memory.py
+                 $<TARGET_FILE:sft_cli> ${CMAKE_CURRENT_BINARY_DIR}/extract-bounded-memory-work ${SFT_ULIMIT_NOTE})
+set_tests_properties(cli.extract_bounded_memory PROPERTIES SKIP_RETURN_CODE 77 LABELS cli TIMEOUT 300)
+
+# SIGINT / SIGTERM / SIGHUP in the middle of `sft rewrite` (stopped at a known
+# point with SFT_TEST_STALL): the temporary is removed, OUT untouched.
+add_test(NAME cli.signal_removes_temporaries
+         COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/py/signal_temporaries.py
+                 $<TARGET_FILE:sft_cli> ${CMAKE_CURRENT_BINARY_DIR}/signal-temporaries-work)
+set_tests_properties(cli.signal_removes_temporaries PROPERTIES LABELS cli TIMEOUT 300)
+
+# Replacing a file keeps its mode (and owner where permitted); new files honour the umask.
+add_test(NAME cli.replaced_files_keep_their_mode
+         COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/py/file_modes.py
+                 $<TARGET_FILE:sft_cli> ${CMAKE_CURRENT_BINARY_DIR}/file-modes-work)
+set_tests_properties(cli.replaced_files_keep_their_mode PROPERTIES LABELS cli TIMEOUT 120)
+
+# inspect caps its table at 1000 rows per file (--all lists every one; --json is complete).
+add_test(NAME cli.inspect_many_tensors
+         COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/py/inspect_many_tensors.py
+                 $<TARGET_FILE:sft_cli> ${CMAKE_CURRENT_BINARY_DIR}/inspect-many-tensors-work)
+set_tests_properties(cli.inspect_many_tensors PROPERTIES LABELS cli TIMEOUT 120)
