@@ -28,14 +28,19 @@
 // directory (who could as well replace the OpenCL driver's own cache).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
+#include <utility>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "backend.hpp"
 
 namespace sft::gpu::detail {
 
@@ -61,5 +66,36 @@ bool kernel_cache_store(const std::filesystem::path& dir, std::string_view key, 
                         std::uint64_t cap_bytes);
 // The entry's file name for `key`.
 std::string kernel_cache_file_name(std::string_view key);
+
+// A compiled variant by way of the cache, counted in the device's
+// KernelBuildStats: the entry for `key` handed to `load` (which may refuse
+// it: counted as rejected, then rebuilt), else `build`, whose binary is
+// stored for the next process.
+template <class T>
+Result<T> cached_build(DeviceImpl& device, const std::string& key,
+                       const std::function<std::optional<T>(std::span<const std::byte>)>& load,
+                       const std::function<Result<std::pair<T, std::vector<std::byte>>>()>& build) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto took = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+  const auto dir = kernel_cache_dir();
+  auto hit = kernel_cache_load(dir, key);
+  if (hit.payload) {
+    if (auto loaded = load(*hit.payload)) {
+      device.update_stats([&](KernelBuildStats& s) { ++s.from_cache, s.seconds += took(); });
+      return std::move(*loaded);
+    }
+  }
+  const bool rejected = hit.rejected || hit.payload.has_value();  // unusable, or refused by the driver
+  auto built = build();
+  const bool stored = built && !built->second.empty() && kernel_cache_store(dir, key, built->second, kernel_cache_cap_bytes());
+  device.update_stats([&](KernelBuildStats& s) {
+    s.cache_rejected += rejected;
+    s.seconds += took();
+    if (!built) ++s.failed;
+    else ++s.built, s.cache_stored += stored;
+  });
+  if (!built) return built.error();
+  return std::move(built->first);
+}
 
 }  // namespace sft::gpu::detail

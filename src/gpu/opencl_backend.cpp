@@ -8,7 +8,6 @@
 // (clSetKernelArg is not thread-safe).
 #include <CL/cl.h>
 
-#include <chrono>
 #include <cstdio>
 #include <list>
 #include <map>
@@ -281,12 +280,8 @@ class ClDevice final : public DeviceImpl {
     evict_programs();
     Built& b = programs_[key];
     b.last_use = ++tick_;
-    auto t0 = std::chrono::steady_clock::now();
     auto built = build(k, variant);
-    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    update_stats([&](KernelBuildStats& s) { s.seconds += seconds; });
     if (!built) {
-      update_stats([](KernelBuildStats& s) { ++s.failed; });
       b.error = built.error();
       return b.error;
     }
@@ -345,36 +340,29 @@ class ClDevice final : public DeviceImpl {
 
   Result<cl_program> build(Kernel k, std::uint64_t variant) {
     const std::string opts = options(k, variant);
-    const std::string key = cache_key(opts);
-    const auto dir = kernel_cache_dir();
-    cl_int e = CL_SUCCESS;
-    if (auto hit = kernel_cache_load(dir, key); hit.payload) {
-      const unsigned char* bin = reinterpret_cast<const unsigned char*>(hit.payload->data());
-      size_t len = hit.payload->size();
-      cl_int status = CL_SUCCESS;
-      cl_program p = clCreateProgramWithBinary(ctx_, 1, &device_, &len, &bin, &status, &e);
-      if (e == CL_SUCCESS && status == CL_SUCCESS && p && build_program(p, opts)) {
-        update_stats([](KernelBuildStats& s) { ++s.from_cache; });
-        return p;
-      }
+    auto load = [&](std::span<const std::byte> bin) -> std::optional<cl_program> {
+      const auto* bytes = reinterpret_cast<const unsigned char*>(bin.data());
+      size_t len = bin.size();
+      cl_int status = CL_SUCCESS, e = CL_SUCCESS;
+      cl_program p = clCreateProgramWithBinary(ctx_, 1, &device_, &len, &bytes, &status, &e);
+      if (e == CL_SUCCESS && status == CL_SUCCESS && p && build_program(p, opts)) return p;
       if (p) clReleaseProgram(p);
-      update_stats([](KernelBuildStats& s) { ++s.cache_rejected; });  // the driver refused it: rebuild
-    } else if (hit.rejected) {
-      update_stats([](KernelBuildStats& s) { ++s.cache_rejected; });
-    }
-    std::string_view src = kernel_source();
-    const char* text = src.data();
-    size_t len = src.size();
-    cl_program p = clCreateProgramWithSource(ctx_, 1, &text, &len, &e);
-    if (e != CL_SUCCESS || !p) return cl_error("clCreateProgramWithSource", e);
-    if (auto r = build_program(p, opts); !r) {
-      clReleaseProgram(p);
-      return r.error();
-    }
-    update_stats([](KernelBuildStats& s) { ++s.built; });
-    if (auto bin = binary_of(p); !bin.empty() && kernel_cache_store(dir, key, bin, kernel_cache_cap_bytes()))
-      update_stats([](KernelBuildStats& s) { ++s.cache_stored; });
-    return p;
+      return std::nullopt;
+    };
+    auto from_source = [&]() -> Result<std::pair<cl_program, std::vector<std::byte>>> {
+      std::string_view src = kernel_source();
+      const char* text = src.data();
+      size_t len = src.size();
+      cl_int e = CL_SUCCESS;
+      cl_program p = clCreateProgramWithSource(ctx_, 1, &text, &len, &e);
+      if (e != CL_SUCCESS || !p) return cl_error("clCreateProgramWithSource", e);
+      if (auto r = build_program(p, opts); !r) {
+        clReleaseProgram(p);
+        return r.error();
+      }
+      return std::make_pair(p, binary_of(p));
+    };
+    return cached_build<cl_program>(*this, cache_key(opts), load, from_source);
   }
 
   // Keep at most max_programs programs, dropping the least recently used

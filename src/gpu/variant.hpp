@@ -1,52 +1,22 @@
-// src/gpu/variant.hpp — a LaunchConfig packed for the kernels (internal).
-//
-// kernels.inc reads its tuning parameters from a u32 (`cfg`, the kernels' last
-// argument) and, in a compiled variant, from SFT_V: the same u32 plus what the
-// variant fixed from its launch (dtypes, alignment) and bit 63. The layout is
-// documented at "Variants" in kernels.inc; cpu_kernels.cpp checks at compile
-// time that pack_cfg() and the kernels' SFT_CFG_* macros agree.
+// src/gpu/variant.hpp — a LaunchConfig packed for the kernels (internal): the
+// LaunchConfig and Kernel overloads of variant_bits.hpp.
 #pragma once
 
-#include <bit>
 #include <cstdint>
 
 #include "sft/gpu/kernels.hpp"
+#include "variant_bits.hpp"
 
 namespace sft::gpu::detail {
 
-// What a compiled variant may fix from its launch, beyond the configuration.
-struct LaunchFacts {
-  std::uint32_t dtype1 = 0;  // convert: source; gemv: W (a DType's number), 0: not fixed
-  std::uint32_t dtype2 = 0;  // convert, mxfp4: target
-  bool aligned = false;      // the inputs may be read with typed loads
-};
-
-constexpr std::uint32_t log2u(std::uint32_t v) noexcept { return v == 0 ? 0 : 31u - static_cast<std::uint32_t>(std::countl_zero(v)); }
-
-// The kernels whose bodies are phases of a work group (their compiled
-// variants fix the work-group size); the others are item kernels.
-constexpr bool is_group_kernel(Kernel k) noexcept { return k == Kernel::gemv || k == Kernel::checksum; }
-
-// The run-time parameters (the `cfg` argument). Values are assumed checked
-// (check_config): powers of two where the layout stores a log2.
-constexpr std::uint32_t pack_cfg(const LaunchConfig& c) noexcept {
-  return (c.items_per_thread & 127u) | (log2u(c.vector_width) & 3u) << 7 | (c.mapping & 3u) << 9 |
-         (log2u(c.unroll) & 3u) << 11 | (log2u(c.split) & 15u) << 13 | (c.reduction & 1u) << 17 |
-         (log2u(c.local_size) & 15u) << 18 | (c.fault & 3u) << 22;
+constexpr VariantParams params(const LaunchConfig& c) noexcept {
+  return VariantParams{c.local_size, c.items_per_thread, c.vector_width, c.mapping,    c.unroll,
+                       c.split,      c.reduction,        c.specialize,   c.wide_loads, c.fault};
 }
-
-// SFT_V of the variant compiled for this launch: the configuration (without
-// the work-group size for item kernels, which do not depend on it), the
-// dtypes when `specialize`, alignment when `wide_loads` and the launch allows.
+constexpr bool is_group_kernel(Kernel k) noexcept { return is_group_kernel(static_cast<int>(k)); }
+constexpr std::uint32_t pack_cfg(const LaunchConfig& c) noexcept { return pack_cfg(params(c)); }
 constexpr std::uint64_t variant_of(Kernel k, const LaunchConfig& c, const LaunchFacts& f) noexcept {
-  std::uint64_t v = pack_cfg(c);
-  if (!is_group_kernel(k)) v &= ~(std::uint64_t{15} << 18);
-  if (c.specialize) v |= std::uint64_t{f.dtype1 & 255u} << 32 | std::uint64_t{f.dtype2 & 255u} << 40;
-  if (c.wide_loads && f.aligned) v |= std::uint64_t{1} << 48;
-  return v | std::uint64_t{1} << 63;
+  return variant_of(static_cast<int>(k), params(c), f);
 }
-
-constexpr std::uint32_t variant_fault(std::uint64_t v) noexcept { return static_cast<std::uint32_t>(v >> 22) & 3u; }
-constexpr std::uint32_t variant_local_size(std::uint64_t v) noexcept { return 1u << ((v >> 18) & 15u); }
 
 }  // namespace sft::gpu::detail
