@@ -164,7 +164,8 @@ int run_tune(std::span<const std::string_view> args) {
   }
 
   out("device: " + std::string(gpu::backend_name(dev->backend())) + " device " + std::to_string(dev->info().index) +
-      " (" + printable(dev->info().name) + ", driver " + printable(dev->info().driver_version) + ")\n");
+      " (" + printable(dev->info().name) + ", driver " + printable(dev->info().driver_version) + "), " +
+      (dev->builds_variants() ? "kernel variants built at run time" : "compiled-in kernel variants only") + "\n");
   std::vector<gpu::TuneKey> keys;
   if (ahead) {
     for (unsigned b : sizes)
