@@ -221,7 +221,7 @@ Tuner Tuner::open(std::filesystem::path path, TuneOptions options) {
       if (table)
         t.tables_.push_back(std::move(*table));
       else
-        t.warnings_.push_back(table.error().message + " (from SFT_TUNE_TABLE); ignored");
+        t.warnings_.push_back(table.error().to_string() + " (from SFT_TUNE_TABLE); ignored");
     }
   }
   return t;
