@@ -5,7 +5,7 @@
 //
 //   bench_gpu_tune tune     --backend B [--kernel K]... [--budget S] [--strategy S] [--space compare] [--seed N]
 //   bench_gpu_tune measure  --backend B --kernel K --configs "CFG;CFG;..."   (interleaved, one key per kernel)
-//   bench_gpu_tune roofline --backend B [--budget S]
+//   bench_gpu_tune roofline --backend B [--budget S] [--strategy S]
 //
 // One key per kernel (the common dtypes, 2^24 elements; GEMV 4096 x 4096).
 // Times are medians of `--reps` runs (default 15) after 3 warm-up runs,
@@ -76,7 +76,7 @@ struct Problem {
   std::uint64_t rows = 0, cols = 0, n = 0;
 };
 
-Problem make(const Device& dev, const TuneKey& key, std::uint64_t rows_override = 0) {
+Problem make(const Device& dev, const TuneKey& key, std::uint64_t rows_override = 0, std::uint64_t cols_override = 0) {
   Problem p;
   p.key = key;
   std::uint64_t in_bytes = 0, b_bytes = 8, out_bytes = 0;
@@ -88,8 +88,7 @@ Problem make(const Device& dev, const TuneKey& key, std::uint64_t rows_override 
       p.n = key.size, in_bytes = p.n / 2, b_bytes = p.n / 32, out_bytes = p.n * element_size(key.out);
       break;
     case Kernel::gemv:
-      p.rows = rows_override ? rows_override : 4096, p.cols = key.size / 4096;
-      if (rows_override) p.cols = rows_override;
+      p.rows = rows_override ? rows_override : 4096, p.cols = cols_override ? cols_override : key.size / 4096;
       in_bytes = p.rows * p.cols * element_size(key.in), b_bytes = p.cols * 4, out_bytes = p.rows * 4;
       break;
     case Kernel::checksum:
@@ -106,10 +105,19 @@ Problem make(const Device& dev, const TuneKey& key, std::uint64_t rows_override 
     x ^= x << 13, x ^= x >> 7, x ^= x << 17;
     v = static_cast<std::uint8_t>(x);
   }
-  if (key.kernel == Kernel::gemv)  // BF16 in [0, 1), x in [0, 1): no infinities or NaNs
-    for (std::size_t i = 1; i < host.size(); i += 2) host[i] &= 0x3F;
+  std::vector<float> xs;
+  if (key.kernel == Kernel::gemv) {
+    // W in [2^-11, 1) and x in [0.25, 1): no infinity, NaN or subnormal (a
+    // subnormal costs a microcode assist on x86: it would time the data).
+    for (std::size_t i = 0; i + 1 < in_bytes; i += 2) {
+      auto v = static_cast<std::uint16_t>(0x3A00 + (host[i] | host[i + 1] << 8) % 0x57F);
+      std::memcpy(&host[i], &v, 2);
+    }
+    xs.resize(p.cols);
+    for (std::size_t i = 0; i < xs.size(); ++i) xs[i] = 0.25f + 0.75f * static_cast<float>(host[i]) / 256.0f;
+  }
   (void)q->write(p.a, 0, host.data(), in_bytes);
-  (void)q->write(p.b, 0, host.data(), b_bytes);
+  (void)q->write(p.b, 0, xs.empty() ? host.data() : static_cast<const void*>(xs.data()), b_bytes);
   (void)q->finish();
   return p;
 }
@@ -154,9 +162,9 @@ std::vector<double> interleaved(Queue& q, Problem& p, const std::vector<LaunchCo
   return out;
 }
 
-// Read bandwidth: every hardware thread sums its slice of a 512 MiB buffer; the best of 5.
-double read_bandwidth() {
-  const std::size_t n = (512ull << 20) / 8;
+// Read bandwidth: every hardware thread sums its slice of a buffer of `bytes`; the best of 5.
+double read_bandwidth(std::uint64_t bytes) {
+  const std::size_t n = static_cast<std::size_t>(bytes / 8);
   std::vector<std::uint64_t> buf(n);
   for (std::size_t i = 0; i < n; ++i) buf[i] = i;
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());
@@ -256,11 +264,13 @@ int measure_mode(const Device& dev, const Args& a) {
   return 0;
 }
 
-// GEMV on BF16 weights, 8192 x 8192 (128 MiB of W, far beyond the caches),
-// against bytes of W over the read bandwidth measured here.
+// GEMV on BF16 weights, 16384 x 8192 (256 MiB of W: beyond any cache), against
+// bytes of W over the read bandwidth of a buffer of the same size measured here.
 int roofline_mode(const Device& dev, const Args& a) {
-  const double bw = read_bandwidth();
-  const TuneKey key = gemv_key(DType::BF16, 8192, 8192);
+  const std::uint64_t rows = 16384, cols = 8192;
+  const double w_bytes = static_cast<double>(rows * cols * 2);
+  const double bw = read_bandwidth(rows * cols * 2);
+  const TuneKey key = gemv_key(DType::BF16, rows, cols);
   Tuner t = Tuner::open("/tmp/sft-bench-roofline-" + std::to_string(::getpid()) + ".json", options_for(a, Kernel::gemv));
   auto r = t.tune(dev, gemv_key(DType::BF16, 4096, 4096));
   if (!r) {
@@ -268,10 +278,9 @@ int roofline_mode(const Device& dev, const Args& a) {
     return 2;
   }
   auto q = dev.queue();
-  Problem p = make(dev, key, 8192);
+  Problem p = make(dev, key, rows, cols);
   const LaunchConfig def = *normalize_config(Kernel::gemv, default_config(Kernel::gemv));
   auto times = interleaved(*q, p, {def, r->best}, a.reps);
-  const double w_bytes = 8192.0 * 8192.0 * 2;
   const double bound = w_bytes / bw;
   std::printf("roofline backend=%s read_GBps=%.2f w_MiB=%.0f bound_ms=%.3f default_ms=%.3f tuned_ms=%.3f "
               "default_x_bound=%.2f tuned_x_bound=%.2f tuned_GBps=%.2f best=\"%s\" load=%s\n",

@@ -30,7 +30,7 @@ constexpr std::string_view kUsage =
     "  --device N        the backend's device N (default 0)\n"
     "  --cache PATH      the cache file (default $SFT_TUNE_CACHE, else $XDG_CACHE_HOME/sft/tune.json,\n"
     "                    else ~/.cache/sft/tune.json)\n"
-    "  --quick           small problems, few repetitions, 3 candidates per key (a smoke test)\n"
+    "  --quick           small problems, few repetitions, 2 candidates per key (a smoke test)\n"
     "  --kernel NAME     convert, mxfp4, gemv or checksum (repeatable; default: all four)\n"
     "  --budget SECONDS  wall time for each kernel and dtype pair (default 20, unless --max-candidates)\n"
     "  --strategy S      exhaustive: every candidate; search: seeds, samples, pattern search;\n"
@@ -151,7 +151,7 @@ int run_tune(std::span<const std::string_view> args) {
     options.repetitions = 3;
     options.retime_rounds = 1;
     options.max_size = 1 << 16;
-    if (options.max_candidates == 0 && options.budget_seconds == 0) options.max_candidates = 3;
+    if (options.max_candidates == 0 && options.budget_seconds == 0) options.max_candidates = 2;
   }
   // Without a budget a search over thousands of variants that each take a
   // second to build (PoCL on 2 cores) would run for minutes per key.

@@ -54,7 +54,8 @@ typedef ulong u64;
 typedef int i32;
 typedef float f32;
 #define SFT_KERNEL __kernel void
-#define SFT_FN static inline
+/* Every helper inlined: a variant's constants must reach inside them. */
+#define SFT_FN static inline __attribute__((always_inline))
 #define GLOBAL __global
 #define SFT_ITEM
 #define SFT_GID ((u64)get_global_id(0))
@@ -129,7 +130,8 @@ struct sft_group {
 };
 #define SFT_KERNEL template <u64 SFT_V> inline void
 #define SFT_GROUP_KERNEL SFT_KERNEL
-#define SFT_FN inline
+/* Every helper inlined: a variant's constants must reach inside them. */
+#define SFT_FN [[gnu::always_inline]] inline
 #define GLOBAL
 #define SFT_ITEM const sft_item sft_item_,
 #define SFT_GROUP const sft_group sft_group_,
