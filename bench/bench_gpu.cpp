@@ -2,7 +2,8 @@
 //
 // A file of SFT_BENCH_GPU_MB MiB (default 512) of random bytes is written to
 // SFT_BENCH_DIR (default /tmp) and read once so that it sits in the page cache;
-// then, per backend that has a device here:
+// then, per backend that has a device here (SFT_BENCH_GPU_BACKENDS, e.g.
+// "cuda", limits them):
 //   memcpy/hot        memcpy of the file's mapping into a buffer already touched
 //                     (the machine's copy bandwidth: the upper bound)
 //   memcpy/fresh      memcpy into a freshly allocated buffer (what loading the
@@ -10,6 +11,8 @@
 //   pinned_write/B    a plain loop of Queue::write from one pinned 64 MiB buffer
 //                     into device memory (the host-to-device link: for CUDA, the
 //                     pinned cudaMemcpyAsync loop)
+//   pageable_write/B  the same loop from ordinary (pageable) host memory: what a
+//                     loader without pinned staging gets
 //   upload/B/auto     sft::gpu::upload as it chooses: straight into device memory
 //                     where that is host memory (cpu, PoCL), staged elsewhere
 //   upload/B/staged   sft::gpu::upload through the 4 x 64 MiB pinned ring
@@ -45,6 +48,7 @@ std::uint64_t g_bytes = 0;
 fs::path g_path;
 double g_memcpy_hot = 0, g_memcpy_fresh = 0;  // bytes per second
 std::map<std::string, double> g_pinned;       // per backend, bytes per second
+std::map<std::string, double> g_pageable;
 
 std::uint64_t env_mb(const char* name, std::uint64_t def) {
   const char* v = std::getenv(name);
@@ -123,32 +127,36 @@ void BM_memcpy_fresh(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * g_bytes));
 }
 
-// A plain loop of pinned writes: the link's bandwidth through the same API.
-double pinned_write_rate(const sft::gpu::Device& dev, int reps) {
-  const std::uint64_t slot = 64ull << 20;
-  auto host = dev.alloc_host(std::min(slot, g_bytes));
+// A plain loop of writes from one 64 MiB host buffer, pinned (the link's
+// bandwidth through the same API) or pageable; the best of `reps` passes.
+double write_rate(const sft::gpu::Device& dev, int reps, bool pinned) {
+  const std::uint64_t slot = std::min<std::uint64_t>(64ull << 20, g_bytes);
+  auto host = pinned ? dev.alloc_host(slot) : sft::Result<sft::gpu::HostBuffer>(sft::gpu::HostBuffer{});
+  std::vector<std::byte> plain(pinned ? 0 : slot, std::byte{1});
   auto buf = dev.alloc(g_bytes);
   auto q = dev.queue();
   if (!host || !buf || !q) return 0;
-  std::memset(host->data(), 1, host->size());
+  std::byte* src = pinned ? host->data() : plain.data();
+  if (pinned) std::memset(src, 1, slot);
   double best = 0;
   for (int r = 0; r < reps; ++r) {
     auto t0 = Clock::now();
-    for (std::uint64_t done = 0; done < g_bytes; done += host->size())
-      (void)q->write(*buf, done, host->data(), std::min<std::uint64_t>(host->size(), g_bytes - done));
+    for (std::uint64_t done = 0; done < g_bytes; done += slot)
+      (void)q->write(*buf, done, src, std::min<std::uint64_t>(slot, g_bytes - done));
     (void)q->finish();
     best = std::max(best, static_cast<double>(g_bytes) / seconds_since(t0));
   }
   return best;
 }
+double pinned_write_rate(const sft::gpu::Device& dev, int reps) { return write_rate(dev, reps, true); }
 
-void BM_pinned_write(benchmark::State& state, std::string backend) {
+void BM_write(benchmark::State& state, std::string backend, bool pinned) {
   auto dev = sft::gpu::open_device(backend);
   if (!dev) {
     state.SkipWithError(dev.error().to_string().c_str());
     return;
   }
-  for (auto _ : state) benchmark::DoNotOptimize(pinned_write_rate(*dev, 1));
+  for (auto _ : state) benchmark::DoNotOptimize(write_rate(*dev, 1, pinned));
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * g_bytes));
 }
 
@@ -219,15 +227,22 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("memcpy_fresh_GBps", std::to_string(g_memcpy_fresh / 1e9));
   benchmark::RegisterBenchmark("memcpy/hot", BM_memcpy_hot)->Unit(benchmark::kMillisecond)->UseRealTime();
   benchmark::RegisterBenchmark("memcpy/fresh", BM_memcpy_fresh)->Unit(benchmark::kMillisecond)->UseRealTime();
+  // SFT_BENCH_GPU_BACKENDS (e.g. "cuda"): only these backends.
+  const char* only = std::getenv("SFT_BENCH_GPU_BACKENDS");
   for (std::string b : {"cpu", "opencl", "cuda"}) {
+    if (only && *only && std::string(only).find(b) == std::string::npos) continue;
     auto dev = sft::gpu::open_device(b);
     if (!dev) {
       std::fprintf(stderr, "bench_gpu: %s skipped: %s\n", b.c_str(), dev.error().to_string().c_str());
       continue;
     }
     g_pinned[b] = pinned_write_rate(*dev, 3);  // best of 3: the first run also faults the buffer in
+    g_pageable[b] = write_rate(*dev, 3, false);
     benchmark::AddCustomContext("pinned_write_" + b + "_GBps", std::to_string(g_pinned[b] / 1e9));
-    benchmark::RegisterBenchmark(("pinned_write/" + b).c_str(), BM_pinned_write, b)
+    benchmark::AddCustomContext("pageable_write_" + b + "_GBps", std::to_string(g_pageable[b] / 1e9));
+    benchmark::RegisterBenchmark(("pinned_write/" + b).c_str(), BM_write, b, true)
+        ->Unit(benchmark::kMillisecond)->UseRealTime();
+    benchmark::RegisterBenchmark(("pageable_write/" + b).c_str(), BM_write, b, false)
         ->Unit(benchmark::kMillisecond)->UseRealTime();
     benchmark::RegisterBenchmark(("upload/" + b + "/auto").c_str(), BM_upload, b, sft::gpu::Staging::automatic)
         ->Unit(benchmark::kMillisecond)->UseRealTime();

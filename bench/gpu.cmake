@@ -24,3 +24,10 @@ if(NOT TARGET bench_gpu)
   sft_warnings(bench_gpu)
 endif()
 target_link_libraries(bench_gpu PRIVATE sft_gpu)
+
+# The autotuner's benchmark (bench/gpu_tune_bench.cpp, driven by
+# bench/gpu_tune_compare.sh): its own main, no Google Benchmark.
+add_executable(bench_gpu_tune ${CMAKE_CURRENT_LIST_DIR}/gpu_tune_bench.cpp)
+set_target_properties(bench_gpu_tune PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/bench)
+target_link_libraries(bench_gpu_tune PRIVATE sft_gpu)
+sft_warnings(bench_gpu_tune)

@@ -14,6 +14,7 @@
 #include "sft/gpu/checksum.hpp"
 #include "sft/gpu/device.hpp"
 #include "sft/gpu/kernels.hpp"
+#include "sft/gpu/tune.hpp"
 
 using namespace sft;
 using namespace sft::gpu;
@@ -354,7 +355,8 @@ TEST_P(GpuKernels, GemvWithinTheFloatSummationBound) {
     }
     Buffer wb = t == DType::F32 ? upload(dev, *q, w32, 3) : upload(dev, *q, w16, 3);
     Buffer xb = upload(dev, *q, x, 1);
-    for (LaunchConfig c : {LaunchConfig{64, 1, 1}, LaunchConfig{32, 2, 4}, LaunchConfig{128, 1, 8}}) {
+    for (LaunchConfig c : {LaunchConfig{64, 1, 1}, LaunchConfig{32, 2, 4}, LaunchConfig{128, 1, 8},
+                           LaunchConfig{64, 2, 4, 0, 4, 16, 0, true}, LaunchConfig{128, 1, 2, 1, 2, 8, 1}}) {
       auto y = dev.alloc(rows * 4);
       ASSERT_TRUE(y);
       auto e = gemv(*q, In{wb, 3}, t, In{xb, 1}, Out{*y}, rows, cols, c);
@@ -391,6 +393,151 @@ TEST_P(GpuKernels, GemvArgumentsAreChecked) {
   ASSERT_FALSE(mis);
   EXPECT_EQ(mis.error().code, Errc::gpu_bad_argument);
   ASSERT_TRUE(q->finish());
+}
+
+// ------------------------------------------------------------------ variants
+
+namespace {
+
+// One kernel's inputs, on the host: tricky sizes (no multiple of any group,
+// block or vector), placed at `offset` bytes into their buffers.
+struct Case {
+  Kernel kernel;
+  DType in, out;
+  std::vector<std::byte> a, b;  // convert: source; mxfp4: packed, scales; gemv: W, x; checksum: data
+  std::uint64_t n = 0, rows = 0, cols = 0, out_bytes = 0;
+};
+
+Case make_case(Kernel k, DType in, DType out) {
+  Case c{k, in, out, {}, {}};
+  std::mt19937_64 rng(static_cast<unsigned>(k) * 7 + static_cast<unsigned>(in));
+  auto bytes = [&](std::size_t n) {
+    std::vector<std::byte> v(n);
+    for (auto& x : v) x = static_cast<std::byte>(rng());
+    return v;
+  };
+  switch (k) {
+    case Kernel::convert:
+      c.n = 5003;
+      c.a = bytes(c.n * element_size(in));
+      c.out_bytes = c.n * element_size(out);
+      break;
+    case Kernel::mxfp4:
+      c.n = 4102;  // a last partial block
+      c.a = bytes(c.n / 2);
+      c.b = bytes((c.n + 31) / 32);
+      c.b[3] = std::byte{0xFF};  // a NaN scale
+      c.out_bytes = c.n * element_size(out);
+      break;
+    case Kernel::gemv: {
+      c.rows = 77, c.cols = 333;  // non-negative values: the bound is relative to y itself
+      c.a.resize(c.rows * c.cols * 2);
+      for (std::size_t i = 0; i < c.rows * c.cols; ++i) {
+        auto v = static_cast<std::uint16_t>(rng() % 0x3F7F);  // BF16 in [0, 1)
+        std::memcpy(c.a.data() + 2 * i, &v, 2);
+      }
+      c.b.resize(c.cols * 4);
+      for (std::size_t i = 0; i < c.cols; ++i) {
+        float x = static_cast<float>(rng() % 1000) / 1000.0f;
+        std::memcpy(c.b.data() + 4 * i, &x, 4);
+      }
+      c.out_bytes = c.rows * 4;
+      break;
+    }
+    case Kernel::checksum:
+      c.n = 3 * 4096 + 123;
+      c.a = bytes(c.n);
+      c.out_bytes = checksum_block_count(c.n) * 8;
+      break;
+  }
+  return c;
+}
+
+// Run the case's kernel with configuration `cfg`, inputs `offset` bytes into
+// their buffers, the output poisoned first; the output bytes.
+std::vector<std::byte> run_case(const Device& dev, const Case& c, const LaunchConfig& cfg, std::uint64_t offset) {
+  auto q = dev.queue();
+  EXPECT_TRUE(q);
+  Buffer a = upload(dev, *q, c.a, offset);
+  Buffer b = upload(dev, *q, c.b.empty() ? std::vector<std::byte>(8) : c.b, offset);
+  auto o = dev.alloc(c.out_bytes);
+  EXPECT_TRUE(o);
+  std::vector<std::byte> out(c.out_bytes, std::byte{0x5A});
+  EXPECT_TRUE(q->write(*o, 0, out.data(), out.size()));
+  Result<Event> e = Error(Errc::internal, "unknown kernel");
+  switch (c.kernel) {
+    case Kernel::convert: e = convert(*q, In{a, offset}, c.in, Out{*o}, c.out, c.n, cfg); break;
+    case Kernel::mxfp4: e = dequantize_mxfp4(*q, In{a, offset}, In{b, offset}, Out{*o}, c.out, c.n, cfg); break;
+    case Kernel::gemv: e = gemv(*q, In{a, offset}, c.in, In{b, offset}, Out{*o}, c.rows, c.cols, cfg); break;
+    case Kernel::checksum: e = checksum_blocks(*q, In{a, offset}, c.n, Out{*o}, 0, cfg); break;
+  }
+  EXPECT_TRUE(e) << config_string(cfg) << ": " << e.error().to_string();
+  EXPECT_TRUE(q->read(*o, 0, out.data(), out.size()));
+  EXPECT_TRUE(q->finish());
+  return out;
+}
+
+// Bit for bit; GEMV within 2 cols 2^-24 y (two F32 sums of non-negative terms, each within cols 2^-24 y).
+void expect_same(const Case& c, const std::vector<std::byte>& got, const std::vector<std::byte>& want,
+                 const LaunchConfig& cfg) {
+  if (c.kernel != Kernel::gemv) {
+    EXPECT_TRUE(got == want) << kernel_name(c.kernel) << " " << config_string(cfg) << " differs";
+    return;
+  }
+  for (std::size_t r = 0; r < c.rows; ++r) {
+    float g, w;
+    std::memcpy(&g, got.data() + 4 * r, 4);
+    std::memcpy(&w, want.data() + 4 * r, 4);
+    ASSERT_LE(std::fabs(double(g) - w), 2.0 * double(c.cols) * std::ldexp(1.0, -24) * w)
+        << config_string(cfg) << " row " << r;
+  }
+}
+
+std::vector<Case> variant_cases() {
+  return {make_case(Kernel::convert, DType::F16, DType::F32), make_case(Kernel::convert, DType::F32, DType::BF16),
+          make_case(Kernel::convert, DType::F8_E4M3, DType::F16), make_case(Kernel::mxfp4, DType::F4, DType::BF16),
+          make_case(Kernel::gemv, DType::BF16, DType::F32), make_case(Kernel::checksum, DType::U8, DType::U64)};
+}
+
+// Variants chosen to reach every structural path of the kernels: both
+// element mappings, block modes, split-K with either reduction, split
+// checksum blocks, fixed dtypes, typed loads.
+std::vector<LaunchConfig> structural_sample(Kernel k) {
+  switch (k) {
+    case Kernel::convert: return {{32, 5, 8, 1, 1, 1, 0, true, true}};
+    case Kernel::mxfp4: return {{64, 2, 1, 2, 1, 1, 0, true, true}, {128, 3, 1, 3}};
+    case Kernel::gemv: return {{64, 2, 4, 0, 4, 16, 0, true, true}, {128, 1, 8, 1, 2, 4, 1}, {32, 4, 2, 0, 1, 32, 0, false, true}};
+    case Kernel::checksum: return {{64, 2, 1, 1, 4, 2, 0, false, true}, {128, 1, 1, 0, 8, 4}};
+  }
+  return {};
+}
+
+}  // namespace
+
+// Every variant computes what the default configuration computes on the CPU
+// backend: every variant compiled into the CPU backend (at an odd offset and
+// an aligned one), and on the other backends a sample that reaches every
+// structural path (each a build of its own: about a second on PoCL).
+TEST_P(GpuKernels, EveryVariantComputesTheSameResult) {
+  SFT_OPEN_GPU_OR_SKIP(dev, GetParam());
+  auto cpu = open_device(Backend::cpu);
+  ASSERT_TRUE(cpu);
+  for (const Case& c : variant_cases()) {
+    SCOPED_TRACE(std::string(kernel_name(c.kernel)) + " " + std::string(name(c.in)) + " -> " + std::string(name(c.out)));
+    const auto want = run_case(*cpu, c, default_config(c.kernel), 0);
+    if (dev.builds_variants()) {
+      for (const LaunchConfig& cfg : structural_sample(c.kernel)) expect_same(c, run_case(dev, c, cfg, 8), want, cfg);
+    } else {
+      const auto space = config_space(dev, TuneKey{c.kernel, c.in, c.out, c.n});
+      ASSERT_FALSE(space.empty());
+      for (const LaunchConfig& cfg : space) {
+        expect_same(c, run_case(dev, c, cfg, 8), want, cfg);
+        expect_same(c, run_case(dev, c, cfg, 3), want, cfg);
+      }
+      for (const LaunchConfig& cfg : structural_sample(c.kernel))  // the generic kernel
+        expect_same(c, run_case(dev, c, cfg, 8), want, cfg);
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, GpuKernels, ::testing::ValuesIn(sft::test::gpu_backend_names()),

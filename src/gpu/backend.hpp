@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <utility>
@@ -67,7 +68,11 @@ class QueueImpl {
                                 std::uint64_t n) = 0;
   virtual Result<std::byte*> map_for_write(void* buffer, std::uint64_t offset, std::uint64_t n) = 0;
   virtual Result<void> unmap(void* buffer, std::byte* mapped) = 0;
-  virtual Result<EventPtr> launch(Kernel k, const LaunchDims& dims, std::span<const RawArg> args) = 0;
+  // Run `variant` of kernel k (SFT_V, src/gpu/variant.hpp): the compiled
+  // variant where the backend has or can build one, else the generic kernel
+  // (variant 0), which takes the same parameters at run time.
+  virtual Result<EventPtr> launch(Kernel k, const LaunchDims& dims, std::span<const RawArg> args,
+                                  std::uint64_t variant) = 0;
   virtual Result<void> finish() = 0;
 };
 
@@ -87,8 +92,30 @@ class DeviceImpl {
   virtual void free_host(const HostAllocation& a) noexcept = 0;
   virtual Result<std::unique_ptr<QueueImpl>> create_queue() = 0;
 
+  // Any variant can be built at run time (OpenCL; CUDA with NVRTC).
+  virtual bool builds_variants() const noexcept { return false; }
+  // This variant of kernel k runs as compiled code of its own (not the
+  // generic kernel): true for every variant where builds_variants().
+  virtual bool has_variant(Kernel k, std::uint64_t variant) const noexcept {
+    (void)k;
+    (void)variant;
+    return builds_variants();
+  }
+  KernelBuildStats build_stats() const noexcept {
+    std::lock_guard lock(stats_mutex_);
+    return stats_;
+  }
+  template <class F> void update_stats(F&& f) noexcept {
+    std::lock_guard lock(stats_mutex_);
+    f(stats_);
+  }
+
  protected:
   DeviceInfo info_;
+
+ private:
+  mutable std::mutex stats_mutex_;
+  KernelBuildStats stats_;
 };
 
 // The library's access to the private parts of the public classes.
@@ -125,6 +152,11 @@ struct Access {
     out.notes_ = std::move(notes);
     return out;
   }
+  static Result<Event> launch(Queue& q, Kernel k, const LaunchDims& dims, std::span<const KernelArg> args,
+                              std::uint64_t variant) {
+    return q.launch_variant(k, dims, args, variant);
+  }
+  static DeviceImpl* impl(const Device& d) noexcept { return d.impl_.get(); }
   static void* handle(const Buffer& b) noexcept { return b.handle_; }
   static const DeviceImpl* device_of(const Buffer& b) noexcept { return b.device_.get(); }
   static const DeviceImpl* device_of(const Queue& q) noexcept { return q.device_.get(); }
@@ -143,8 +175,11 @@ Result<std::vector<DeviceInfo>> cuda_list();
 Result<std::shared_ptr<DeviceImpl>> cuda_open(unsigned index);
 #endif
 
-// The kernels compiled as C++: run work items [0, dims.global) of kernel k.
-void cpu_run_kernel(Kernel k, const LaunchDims& dims, std::span<const RawArg> args);
+// The kernels compiled as C++: run work items [0, dims.global) of `variant`
+// of kernel k (its compiled instantiation, else the generic one).
+void cpu_run_kernel(Kernel k, const LaunchDims& dims, std::span<const RawArg> args, std::uint64_t variant);
+// The CPU backend has a C++ instantiation of this variant.
+bool cpu_has_variant(Kernel k, std::uint64_t variant) noexcept;
 // The entry point's name in the kernel source, e.g. "sft_convert".
 const char* kernel_entry(Kernel k) noexcept;
 

@@ -56,9 +56,10 @@ class CpuQueue final : public QueueImpl {
     return static_cast<std::byte*>(buffer) + offset;
   }
   Result<void> unmap(void*, std::byte*) override { return {}; }
-  Result<EventPtr> launch(Kernel k, const LaunchDims& dims, std::span<const RawArg> args) override {
+  Result<EventPtr> launch(Kernel k, const LaunchDims& dims, std::span<const RawArg> args,
+                          std::uint64_t variant) override {
     auto t0 = std::chrono::steady_clock::now();
-    cpu_run_kernel(k, dims, args);
+    cpu_run_kernel(k, dims, args, variant);
     return timed_done(t0);
   }
   Result<void> finish() override { return {}; }
@@ -95,7 +96,9 @@ class CpuDevice final : public DeviceImpl {
     info_.compute_units = std::max(1u, std::thread::hardware_concurrency());
     info_.max_work_group_size = 1024;
     info_.host_unified = true;
+    info_.local_memory = 64 << 10;  // a group's local arrays live on the calling thread's stack
   }
+  bool has_variant(Kernel k, std::uint64_t variant) const noexcept override { return cpu_has_variant(k, variant); }
   // Buffers of a megabyte and more are mapped with MAP_POPULATE: the kernel
   // faults every page in at once, about twice as fast as the first writes
   // would one page at a time (the upload benchmark's "fresh memory" case).

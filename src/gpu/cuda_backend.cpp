@@ -2,14 +2,23 @@
 // is loaded at run time, so a machine without one gets an error value). Every
 // call first makes the device current on the calling thread. Each command is
 // bracketed by two CUDA events so that Event::seconds() reports device time.
+// Kernel variants: the set compiled in by nvcc (cuda_kernels.cu), the others
+// built with NVRTC where libnvrtc is found (cuda_nvrtc.hpp), as cubins kept in
+// sft's kernel cache and loaded with cudaLibraryLoadData; without NVRTC they
+// run the generic kernels.
 #include <cuda_runtime_api.h>
 
 #include <array>
+#include <cstdio>
+#include <map>
+#include <mutex>
 #include <string>
 
 #include "backend.hpp"
+#include "cuda_nvrtc.hpp"
+#include "kernel_cache.hpp"
 
-extern "C" const void* sft_gpu_cuda_kernel(int k);
+extern "C" const void* sft_gpu_cuda_kernel(int k, unsigned long long variant);
 
 namespace sft::gpu::detail {
 namespace {
@@ -69,6 +78,7 @@ Result<DeviceInfo> describe(int index) {
   i.compute_units = static_cast<unsigned>(p.multiProcessorCount);
   i.max_work_group_size = static_cast<unsigned>(p.maxThreadsPerBlock);
   i.host_unified = p.integrated != 0;
+  i.local_memory = p.sharedMemPerBlock;
   return i;
 }
 
@@ -108,9 +118,11 @@ class CudaEvent final : public EventImpl {
   cudaEvent_t start_, end_;
 };
 
+class CudaDevice;
+
 class CudaQueue final : public QueueImpl {
  public:
-  CudaQueue(int device, cudaStream_t s) : device_(device), s_(s) {}
+  CudaQueue(CudaDevice& dev, int device, cudaStream_t s) : dev_(dev), device_(device), s_(s) {}
   ~CudaQueue() override {
     cudaSetDevice(device_);
     cudaStreamSynchronize(s_);
@@ -141,9 +153,9 @@ class CudaQueue final : public QueueImpl {
   Result<void> unmap(void*, std::byte*) override {
     return gpu_error(Errc::gpu_unsupported, "the cuda backend does not map device memory");
   }
-  Result<EventPtr> launch(Kernel k, const LaunchDims& dims, std::span<const RawArg> args) override {
-    const void* fn = sft_gpu_cuda_kernel(static_cast<int>(k));
-    if (!fn) return gpu_error(Errc::gpu_launch, "no CUDA kernel for " + std::string(kernel_name(k)));
+  Result<EventPtr> launch(Kernel k, const LaunchDims& dims, std::span<const RawArg> args,
+                          std::uint64_t variant) override;
+  Result<EventPtr> launch_fn(const void* fn, const LaunchDims& dims, std::span<const RawArg> args) {
     // cudaLaunchKernel wants a pointer to each argument, of the parameter's exact size.
     std::vector<void*> ptrs(args.size());
     std::vector<RawArg> vals(args.begin(), args.end());
@@ -166,6 +178,8 @@ class CudaQueue final : public QueueImpl {
   }
 
  private:
+  CudaDevice& dev_;
+
   template <class F>
   Result<EventPtr> bracket(const char* what, F&& command) {
     cudaSetDevice(device_);
@@ -187,7 +201,71 @@ class CudaQueue final : public QueueImpl {
 
 class CudaDevice final : public DeviceImpl {
  public:
-  CudaDevice(int index, DeviceInfo info) : index_(index) { info_ = std::move(info); }
+  CudaDevice(int index, DeviceInfo info, int cc_major, int cc_minor)
+      : index_(index), arch_("sm_" + std::to_string(cc_major) + std::to_string(cc_minor)) {
+    info_ = std::move(info);
+  }
+  ~CudaDevice() override {
+    cudaSetDevice(index_);
+    for (auto& [key, b] : built_)
+      if (b.library) cudaLibraryUnload(b.library);
+  }
+
+  bool builds_variants() const noexcept override { return Nvrtc::get().available(); }
+  bool has_variant(Kernel k, std::uint64_t variant) const noexcept override {
+    return builds_variants() || (variant != 0 && sft_gpu_cuda_kernel(static_cast<int>(k), variant) != nullptr);
+  }
+
+  // The kernel to launch for this variant: compiled in, else built with
+  // NVRTC (once per device; from sft's kernel cache where it holds the
+  // cubin), else, without NVRTC, the generic kernel.
+  Result<const void*> kernel(Kernel k, std::uint64_t variant) {
+    if (const void* fn = sft_gpu_cuda_kernel(static_cast<int>(k), variant)) return fn;
+    if (variant == 0 || !builds_variants()) {
+      if (const void* fn = sft_gpu_cuda_kernel(static_cast<int>(k), 0)) return fn;
+      return gpu_error(Errc::gpu_launch, "no CUDA kernel for " + std::string(kernel_name(k)));
+    }
+    std::lock_guard lock(built_mutex_);
+    auto [it, fresh] = built_.try_emplace({k, variant});
+    Built& b = it->second;
+    if (!fresh) {
+      if (b.kernel) return reinterpret_cast<const void*>(b.kernel);
+      return b.error;
+    }
+    cudaSetDevice(index_);
+    char v[48];
+    std::snprintf(v, sizeof v, "-DSFT_V=0x%016llxULL", static_cast<unsigned long long>(variant));
+    const std::vector<std::string> options = {"--gpu-architecture=" + arch_, "-DSFT_ONLY=" + std::to_string(static_cast<int>(k)),
+                                              v, "-w"};
+    std::string key = "cuda\n" + info_.name + "\n" + arch_ + "\n" + info_.driver_version + "\nnvrtc " +
+                      Nvrtc::get().version() + "\n";
+    char h[20];
+    std::snprintf(h, sizeof h, "%016llx", static_cast<unsigned long long>(kernel_source_hash()));
+    key += h;
+    for (const auto& o : options) key += "\n" + o;
+    auto load = [&](std::span<const std::byte> cubin) -> std::optional<cudaLibrary_t> {
+      cudaLibrary_t lib = nullptr;
+      if (cudaLibraryLoadData(&lib, cubin.data(), nullptr, nullptr, 0, nullptr, nullptr, 0) != cudaSuccess) {
+        cudaGetLastError();
+        return std::nullopt;
+      }
+      return lib;
+    };
+    auto build = [&]() -> Result<std::pair<cudaLibrary_t, std::vector<std::byte>>> {
+      SFT_TRY_ASSIGN(auto cubin, Nvrtc::get().cubin(std::string(kernel_source()), options));
+      auto lib = load(cubin);
+      if (!lib) return gpu_error(Errc::gpu_driver, "cudaLibraryLoadData refused NVRTC's cubin for " + arch_);
+      return std::make_pair(*lib, std::move(cubin));
+    };
+    auto lib = cached_build<cudaLibrary_t>(*this, key, load, build);
+    if (!lib) return b.error = lib.error();
+    b.library = *lib;
+    if (cudaError_t e = cudaLibraryGetKernel(&b.kernel, b.library, kernel_entry(k)); e != cudaSuccess) {
+      b.kernel = nullptr;
+      return b.error = cuda_error("cudaLibraryGetKernel", e);
+    }
+    return reinterpret_cast<const void*>(b.kernel);
+  }
 
   Result<void*> alloc(std::uint64_t bytes) override {
     cudaSetDevice(index_);
@@ -217,12 +295,26 @@ class CudaDevice final : public DeviceImpl {
     cudaStream_t s = nullptr;
     if (cudaError_t e = cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking); e != cudaSuccess)
       return cuda_error("cudaStreamCreateWithFlags", e);
-    return std::unique_ptr<QueueImpl>(std::make_unique<CudaQueue>(index_, s));
+    return std::unique_ptr<QueueImpl>(std::make_unique<CudaQueue>(*this, index_, s));
   }
 
  private:
+  struct Built {
+    cudaLibrary_t library = nullptr;
+    cudaKernel_t kernel = nullptr;
+    Error error;  // why it did not build (not retried)
+  };
   int index_;
+  std::string arch_;
+  std::mutex built_mutex_;
+  std::map<std::pair<Kernel, std::uint64_t>, Built> built_;
 };
+
+Result<EventPtr> CudaQueue::launch(Kernel k, const LaunchDims& dims, std::span<const RawArg> args,
+                                   std::uint64_t variant) {
+  SFT_TRY_ASSIGN(const void* fn, dev_.kernel(k, variant));
+  return launch_fn(fn, dims, args);
+}
 
 }  // namespace
 
@@ -247,7 +339,11 @@ Result<std::shared_ptr<DeviceImpl>> cuda_open(unsigned index) {
   auto info = describe(static_cast<int>(index));
   if (!info) return std::move(info).error();
   if (cudaError_t e = cudaSetDevice(static_cast<int>(index)); e != cudaSuccess) return cuda_error("cudaSetDevice", e);
-  return std::shared_ptr<DeviceImpl>(std::make_shared<CudaDevice>(static_cast<int>(index), std::move(*info)));
+  int major = 0, minor = 0;
+  cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, static_cast<int>(index));
+  cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, static_cast<int>(index));
+  return std::shared_ptr<DeviceImpl>(
+      std::make_shared<CudaDevice>(static_cast<int>(index), std::move(*info), major, minor));
 }
 
 }  // namespace sft::gpu::detail

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "backend.hpp"
+#include "variant.hpp"
 
 namespace sft::gpu {
 
@@ -175,6 +176,11 @@ Result<void> Queue::unmap(Buffer& dst, std::byte* mapped) {
 }
 
 Result<Event> Queue::launch(Kernel kernel, const LaunchDims& dims, std::span<const KernelArg> args) {
+  return launch_variant(kernel, dims, args, 0);
+}
+
+Result<Event> Queue::launch_variant(Kernel kernel, const LaunchDims& dims, std::span<const KernelArg> args,
+                                    std::uint64_t variant) {
   if (!valid()) return gpu_error(Errc::gpu_bad_argument, "launch on an empty Queue");
   if (static_cast<int>(kernel) >= kernel_count) return gpu_error(Errc::gpu_bad_argument, "launch: unknown kernel");
   std::string k(kernel_name(kernel));
@@ -206,7 +212,17 @@ Result<Event> Queue::launch(Kernel kernel, const LaunchDims& dims, std::span<con
       raw[i].handle = Access::handle(*a.buffer);
     }
   }
-  return wrap(impl_->launch(kernel, dims, raw));
+  if (variant != 0) {
+    // A group kernel's variant is compiled for one work-group size.
+    if (detail::is_group_kernel(kernel) && detail::variant_local_size(variant) != dims.local)
+      return gpu_error(Errc::gpu_bad_argument, k + ": a variant compiled for work groups of " +
+                                                   std::to_string(detail::variant_local_size(variant)) +
+                                                   " launched with " + std::to_string(dims.local));
+    // The test fault "does not compile" where nothing is compiled at run time.
+    if (detail::variant_fault(variant) == 3 && !device_->builds_variants())
+      return gpu_error(Errc::gpu_driver, k + ": test fault: this variant deliberately does not build");
+  }
+  return wrap(impl_->launch(kernel, dims, raw, variant));
 }
 
 Device Queue::device() const { return Access::make_device(device_, {}); }
@@ -217,6 +233,9 @@ Result<void> Queue::finish() {
 }
 
 // ---------------------------------------------------------------- Device
+bool Device::builds_variants() const noexcept { return impl_ && impl_->builds_variants(); }
+KernelBuildStats Device::kernel_builds() const noexcept { return impl_ ? impl_->build_stats() : KernelBuildStats{}; }
+
 const DeviceInfo& Device::info() const noexcept {
   static const DeviceInfo none{};
   return impl_ ? impl_->info() : none;

@@ -1,14 +1,23 @@
 // The OpenCL backend, through the ICD loader (OpenCL 1.2 API): any platform
-// installed on the machine, e.g. PoCL on the CPU. The program is built from the
-// embedded kernel source on first use, once per device; every queue makes its
-// own cl_kernel objects (clSetKernelArg is not thread-safe).
+// installed on the machine, e.g. PoCL on the CPU. Each kernel variant is its
+// own program, built from the embedded kernel source with -D options on first
+// use, once per device (the device keeps the most recently used programs),
+// and kept as a binary in sft's kernel cache (kernel_cache.hpp) for later
+// processes; PoCL keeps its own cache below that, of the code it generates per
+// work-group size. Every queue makes its own cl_kernel objects
+// (clSetKernelArg is not thread-safe).
 #include <CL/cl.h>
 
-#include <array>
+#include <cstdio>
+#include <list>
+#include <map>
 #include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "backend.hpp"
+#include "kernel_cache.hpp"
 
 namespace sft::gpu::detail {
 namespace {
@@ -100,6 +109,8 @@ DeviceInfo describe(const Found& f, unsigned index) {
   i.compute_units = device_value<cl_uint>(f.device, CL_DEVICE_MAX_COMPUTE_UNITS);
   i.max_work_group_size = static_cast<unsigned>(device_value<size_t>(f.device, CL_DEVICE_MAX_WORK_GROUP_SIZE));
   i.host_unified = device_value<cl_bool>(f.device, CL_DEVICE_HOST_UNIFIED_MEMORY) == CL_TRUE;
+  i.little_endian = device_value<cl_bool>(f.device, CL_DEVICE_ENDIAN_LITTLE) == CL_TRUE;
+  i.local_memory = device_value<cl_ulong>(f.device, CL_DEVICE_LOCAL_MEM_SIZE);
   return i;
 }
 
@@ -146,8 +157,7 @@ class ClQueue final : public QueueImpl {
   ClQueue(ClDevice& dev, cl_command_queue q) : dev_(dev), q_(q) {}
   ~ClQueue() override {
     clFinish(q_);
-    for (cl_kernel k : kernels_)
-      if (k) clReleaseKernel(k);
+    for (auto& [key, k] : kernels_) clReleaseKernel(k);
     clReleaseCommandQueue(q_);
   }
   ClQueue(const ClQueue&) = delete;
@@ -180,7 +190,8 @@ class ClQueue final : public QueueImpl {
     if (e != CL_SUCCESS) return cl_error("clEnqueueUnmapMemObject", e);
     return {};
   }
-  Result<EventPtr> launch(Kernel k, const LaunchDims& dims, std::span<const RawArg> args) override;
+  Result<EventPtr> launch(Kernel k, const LaunchDims& dims, std::span<const RawArg> args,
+                          std::uint64_t variant) override;
   Result<void> finish() override {
     cl_int e = clFinish(q_);
     if (e != CL_SUCCESS) return cl_error("clFinish", e);
@@ -192,9 +203,14 @@ class ClQueue final : public QueueImpl {
     if (e != CL_SUCCESS) return cl_error(what, e);
     return EventPtr(std::make_shared<ClEvent>(ev));
   }
+  Result<cl_kernel> kernel(Kernel k, std::uint64_t variant);
+
   ClDevice& dev_;
   cl_command_queue q_;
-  std::array<cl_kernel, kernel_count> kernels_{};
+  // The kernel objects of this queue, most recently used first (a bounded
+  // number: a tuning run launches hundreds of variants).
+  static constexpr std::size_t max_kernels = 64;
+  std::list<std::pair<std::pair<Kernel, std::uint64_t>, cl_kernel>> kernels_;
 };
 
 class ClDevice final : public DeviceImpl {
@@ -204,7 +220,8 @@ class ClDevice final : public DeviceImpl {
     info_ = describe(f, index);
   }
   ~ClDevice() override {
-    if (program_) clReleaseProgram(program_);
+    for (auto& [key, p] : programs_)
+      if (p.program) clReleaseProgram(p.program);
     clReleaseCommandQueue(host_q_);
     clReleaseContext(ctx_);
   }
@@ -247,55 +264,153 @@ class ClDevice final : public DeviceImpl {
     return std::unique_ptr<QueueImpl>(std::make_unique<ClQueue>(*this, q));
   }
 
-  // The program, built on first use (PoCL compiles with LLVM here; it keeps a
-  // cache of its own, so later processes pay little).
-  Result<cl_program> program() {
+  bool builds_variants() const noexcept override { return true; }
+
+  // The program of one variant of one kernel: built on first use (from sft's
+  // kernel cache where it holds the binary, else from source), then kept.
+  Result<cl_program> program(Kernel k, std::uint64_t variant) {
     std::lock_guard lock(program_mutex_);
-    if (program_) return program_;
-    if (!build_error_.message.empty()) return build_error_;
-    std::string_view src = kernel_source();
-    const char* text = src.data();
-    size_t len = src.size();
-    cl_int e = CL_SUCCESS;
-    cl_program p = clCreateProgramWithSource(ctx_, 1, &text, &len, &e);
-    if (e != CL_SUCCESS || !p) return build_error_ = cl_error("clCreateProgramWithSource", e);
-    e = clBuildProgram(p, 1, &device_, "-cl-std=CL1.2", nullptr, nullptr);
-    if (e != CL_SUCCESS) {
-      size_t n = 0;
-      clGetProgramBuildInfo(p, device_, CL_PROGRAM_BUILD_LOG, 0, nullptr, &n);
-      std::string log(n, '\0');
-      if (n) clGetProgramBuildInfo(p, device_, CL_PROGRAM_BUILD_LOG, n, log.data(), nullptr);
-      clReleaseProgram(p);
-      while (!log.empty() && (log.back() == '\0' || log.back() == '\n')) log.pop_back();
-      if (log.size() > 2000) log.resize(2000);
-      build_error_ = gpu_error(Errc::gpu_driver, "clBuildProgram: " + cl_code_name(e) + ": " + log);
-      return build_error_;
+    const auto key = std::make_pair(k, variant);
+    auto it = programs_.find(key);
+    if (it != programs_.end()) {
+      it->second.last_use = ++tick_;
+      if (!it->second.program) return it->second.error;
+      return it->second.program;
     }
-    program_ = p;
-    return program_;
+    evict_programs();
+    Built& b = programs_[key];
+    b.last_use = ++tick_;
+    auto built = build(k, variant);
+    if (!built) {
+      b.error = built.error();
+      return b.error;
+    }
+    b.program = *built;
+    return b.program;
   }
 
  private:
+  struct Built {
+    cl_program program = nullptr;
+    Error error;  // why it did not build (not retried)
+    std::uint64_t last_use = 0;
+  };
+
+  static std::string options(Kernel k, std::uint64_t variant) {
+    // -w: a variant's constant conditions draw warnings that some drivers print on stderr.
+    std::string o = "-cl-std=CL1.2 -w -DSFT_ONLY=" + std::to_string(static_cast<int>(k));
+    if (variant != 0) {
+      char v[48];
+      std::snprintf(v, sizeof v, " -DSFT_V=0x%016llxUL", static_cast<unsigned long long>(variant));
+      o += v;
+    }
+    return o;
+  }
+
+  // What makes a binary what it is: the device, its driver, the source, the options.
+  std::string cache_key(const std::string& opts) const {
+    char h[20];
+    std::snprintf(h, sizeof h, "%016llx", static_cast<unsigned long long>(kernel_source_hash()));
+    return "opencl\n" + info_.platform + "\n" + info_.name + "\n" + info_.driver_version + "\n" + h + "\n" + opts;
+  }
+
+  Result<void> build_program(cl_program p, const std::string& opts) {
+    cl_int e = clBuildProgram(p, 1, &device_, opts.c_str(), nullptr, nullptr);
+    if (e == CL_SUCCESS) return {};
+    size_t n = 0;
+    clGetProgramBuildInfo(p, device_, CL_PROGRAM_BUILD_LOG, 0, nullptr, &n);
+    std::string log(n, '\0');
+    if (n) clGetProgramBuildInfo(p, device_, CL_PROGRAM_BUILD_LOG, n, log.data(), nullptr);
+    while (!log.empty() && (log.back() == '\0' || log.back() == '\n')) log.pop_back();
+    if (log.size() > 2000) log.resize(2000);
+    return gpu_error(Errc::gpu_driver, "clBuildProgram(" + opts + "): " + cl_code_name(e) + ": " + log);
+  }
+
+  // The program's binary, for the kernel cache (empty if the driver gives none).
+  std::vector<std::byte> binary_of(cl_program p) {
+    size_t size = 0;
+    if (clGetProgramInfo(p, CL_PROGRAM_BINARY_SIZES, sizeof size, &size, nullptr) != CL_SUCCESS || size == 0 ||
+        size > kernel_cache_max_entry_bytes)
+      return {};
+    std::vector<std::byte> bin(size);
+    unsigned char* ptr = reinterpret_cast<unsigned char*>(bin.data());
+    if (clGetProgramInfo(p, CL_PROGRAM_BINARIES, sizeof ptr, &ptr, nullptr) != CL_SUCCESS) return {};
+    return bin;
+  }
+
+  Result<cl_program> build(Kernel k, std::uint64_t variant) {
+    const std::string opts = options(k, variant);
+    auto load = [&](std::span<const std::byte> bin) -> std::optional<cl_program> {
+      const auto* bytes = reinterpret_cast<const unsigned char*>(bin.data());
+      size_t len = bin.size();
+      cl_int status = CL_SUCCESS, e = CL_SUCCESS;
+      cl_program p = clCreateProgramWithBinary(ctx_, 1, &device_, &len, &bytes, &status, &e);
+      if (e == CL_SUCCESS && status == CL_SUCCESS && p && build_program(p, opts)) return p;
+      if (p) clReleaseProgram(p);
+      return std::nullopt;
+    };
+    auto from_source = [&]() -> Result<std::pair<cl_program, std::vector<std::byte>>> {
+      std::string_view src = kernel_source();
+      const char* text = src.data();
+      size_t len = src.size();
+      cl_int e = CL_SUCCESS;
+      cl_program p = clCreateProgramWithSource(ctx_, 1, &text, &len, &e);
+      if (e != CL_SUCCESS || !p) return cl_error("clCreateProgramWithSource", e);
+      if (auto r = build_program(p, opts); !r) {
+        clReleaseProgram(p);
+        return r.error();
+      }
+      return std::make_pair(p, binary_of(p));
+    };
+    return cached_build<cl_program>(*this, cache_key(opts), load, from_source);
+  }
+
+  // Keep at most max_programs programs, dropping the least recently used
+  // (kernel objects made from one keep it alive until they go).
+  void evict_programs() {
+    while (programs_.size() >= max_programs) {
+      auto oldest = programs_.begin();
+      for (auto it = programs_.begin(); it != programs_.end(); ++it)
+        if (it->second.last_use < oldest->second.last_use) oldest = it;
+      if (oldest->second.program) clReleaseProgram(oldest->second.program);
+      programs_.erase(oldest);
+    }
+  }
+
+  static constexpr std::size_t max_programs = 256;
   cl_device_id device_;
   cl_context ctx_;
   cl_command_queue host_q_;  // maps pinned host buffers
   std::mutex host_q_mutex_;
   std::mutex program_mutex_;
-  cl_program program_ = nullptr;
-  Error build_error_;
+  std::map<std::pair<Kernel, std::uint64_t>, Built> programs_;
+  std::uint64_t tick_ = 0;
 };
 
-Result<EventPtr> ClQueue::launch(Kernel k, const LaunchDims& dims, std::span<const RawArg> args) {
-  auto idx = static_cast<std::size_t>(k);
-  if (!kernels_[idx]) {
-    auto prog = dev_.program();
-    if (!prog) return std::move(prog).error();
-    cl_int e = CL_SUCCESS;
-    cl_kernel kern = clCreateKernel(*prog, kernel_entry(k), &e);
-    if (e != CL_SUCCESS || !kern) return cl_error("clCreateKernel", e);
-    kernels_[idx] = kern;
+Result<cl_kernel> ClQueue::kernel(Kernel k, std::uint64_t variant) {
+  const auto key = std::make_pair(k, variant);
+  for (auto it = kernels_.begin(); it != kernels_.end(); ++it) {
+    if (it->first == key) {
+      kernels_.splice(kernels_.begin(), kernels_, it);
+      return kernels_.front().second;
+    }
   }
-  cl_kernel kern = kernels_[idx];
+  auto prog = dev_.program(k, variant);
+  if (!prog) return std::move(prog).error();
+  cl_int e = CL_SUCCESS;
+  cl_kernel kern = clCreateKernel(*prog, kernel_entry(k), &e);
+  if (e != CL_SUCCESS || !kern) return cl_error("clCreateKernel", e);
+  if (kernels_.size() >= max_kernels) {
+    clReleaseKernel(kernels_.back().second);
+    kernels_.pop_back();
+  }
+  kernels_.emplace_front(key, kern);
+  return kern;
+}
+
+Result<EventPtr> ClQueue::launch(Kernel k, const LaunchDims& dims, std::span<const RawArg> args,
+                                 std::uint64_t variant) {
+  SFT_TRY_ASSIGN(cl_kernel kern, kernel(k, variant));
   for (std::size_t i = 0; i < args.size(); ++i) {
     const RawArg& a = args[i];
     auto set = [&](const auto& v) { return clSetKernelArg(kern, static_cast<cl_uint>(i), sizeof v, &v); };

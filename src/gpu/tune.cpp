@@ -12,6 +12,7 @@
 #include <random>
 
 #include "backend.hpp"
+#include "variant.hpp"
 #include "sft/gpu/checksum.hpp"
 #include "tune_cache.hpp"
 
@@ -29,32 +30,8 @@ TuneKey checksum_key(std::uint64_t bytes) { return {Kernel::checksum, DType::U8,
 unsigned size_bucket(std::uint64_t size) noexcept { return size <= 1 ? 0 : 63 - static_cast<unsigned>(std::countl_zero(size)); }
 
 namespace {
-
 constexpr LaunchConfig C(std::uint32_t l, std::uint32_t e, std::uint32_t v) { return LaunchConfig{l, e, v}; }
-
-// Element-wise kernels: group size x elements per item x contiguous run.
-constexpr std::array kElementwise = {C(64, 1, 1),  C(64, 4, 1),  C(64, 16, 1), C(64, 1, 4),  C(64, 4, 4),
-                                     C(64, 16, 4), C(128, 1, 1), C(128, 4, 1), C(128, 16, 1), C(128, 1, 4),
-                                     C(128, 4, 4), C(128, 16, 4), C(256, 1, 1), C(256, 4, 1), C(256, 16, 1),
-                                     C(256, 1, 4), C(256, 4, 4), C(256, 16, 4)};
-// GEMV: group size x rows per item x partial sums.
-constexpr std::array kGemv = {C(32, 1, 1),  C(32, 1, 4),  C(32, 1, 8),  C(64, 1, 1),  C(64, 1, 4),  C(64, 1, 8),
-                              C(64, 2, 4),  C(128, 1, 1), C(128, 1, 4), C(128, 1, 8), C(128, 2, 4), C(256, 1, 4),
-                              C(256, 1, 8), C(256, 2, 8)};
-// Checksum: group size x blocks per item.
-constexpr std::array kChecksum = {C(32, 1, 1), C(64, 1, 1), C(128, 1, 1), C(256, 1, 1), C(64, 4, 1), C(256, 4, 1)};
-
 }  // namespace
-
-std::span<const LaunchConfig> candidates(Kernel k) noexcept {
-  switch (k) {
-    case Kernel::convert:
-    case Kernel::mxfp4: return kElementwise;
-    case Kernel::gemv: return kGemv;
-    case Kernel::checksum: return kChecksum;
-  }
-  return {};
-}
 
 LaunchConfig default_config(Kernel k) noexcept {
   switch (k) {
@@ -118,11 +95,13 @@ Result<Problem> make_problem(const TuneKey& key, std::uint64_t max_size) {
       p.cols = std::uint64_t{1} << (bucket / 2);
       p.rows = p.n / p.cols;
       // Non-negative inputs below 1: then sum |w x| is y itself, which bounds the error.
+      // No F32 subnormal among W, x or their products: on x86 a subnormal
+      // takes a microcode assist, which would time the data, not the variant.
       p.a.resize(p.n * element_size(key.in));
       for (std::uint64_t i = 0; i < p.n; ++i) {
         std::uint32_t bits = key.in == DType::F32   ? 0x3F800000u - 1 - static_cast<std::uint32_t>(rng() % 0x800000u)
                              : key.in == DType::F16 ? static_cast<std::uint32_t>(rng() % 0x3BFFu)
-                                                    : static_cast<std::uint32_t>(rng() % 0x3F7Fu);
+                                                    : 0x3A00u + static_cast<std::uint32_t>(rng() % (0x3F7Fu - 0x3A00u));
         std::memcpy(p.a.data() + i * element_size(key.in), &bits, element_size(key.in));  // little-endian
       }
       p.b.resize(p.cols * 4);
@@ -188,13 +167,16 @@ bool matches(const TuneKey& k, const Work& w, const std::vector<std::byte>& got,
   return true;
 }
 
-Result<std::vector<std::byte>> run_once(Queue& q, const TuneKey& k, Work& w, const LaunchConfig& c) {
-  // Poison the output first, so that a candidate that skips elements cannot pass.
-  std::vector<std::byte> out(w.out_bytes, std::byte{0xA5});
-  if (auto e = q.write(w.out, 0, out.data(), out.size()); !e) return e.error();
-  if (auto e = launch(q, k, w, c); !e) return e.error();
-  if (auto e = q.read(w.out, 0, out.data(), out.size()); !e) return e.error();
-  if (auto f = q.finish(); !f) return f.error();
+// Run a candidate once into an output poisoned with `poison` (the bitwise
+// complement of the reference: an element the candidate skips cannot pass).
+Result<std::vector<std::byte>> run_once(Queue& q, const TuneKey& k, Work& w, const LaunchConfig& c,
+                                        const std::vector<std::byte>& poison) {
+  std::vector<std::byte> out = poison;
+  if (out.size() != w.out_bytes) out.assign(w.out_bytes, std::byte{0xA5});
+  SFT_TRY(q.write(w.out, 0, out.data(), out.size()));
+  SFT_TRY(launch(q, k, w, c));
+  SFT_TRY(q.read(w.out, 0, out.data(), out.size()));
+  SFT_TRY(q.finish());
   return out;
 }
 
@@ -216,89 +198,165 @@ Result<double> time_candidate(Queue& q, const TuneKey& k, Work& w, const LaunchC
   return times[times.size() / 2];
 }
 
+// The cache key of every bucket of this device, kernel and dtypes.
+std::string key_at(const Device& d, const TuneKey& k, std::uint64_t space_hash, unsigned bucket) {
+  TuneKey b = k;
+  b.size = std::uint64_t{1} << bucket;
+  return detail::tune_cache_key(d.info(), b, space_hash);
+}
+
 }  // namespace
 
 Tuner Tuner::open(std::filesystem::path path, TuneOptions options) {
   Tuner t;
   t.path_ = path.empty() ? default_cache_path() : std::move(path);
-  t.options_ = options;
-  if (t.options_.warmup < 0) t.options_.warmup = 0;
-  if (t.options_.repetitions < 1) t.options_.repetitions = 1;
+  t.set_options(std::move(options));
   if (!t.path_.empty()) detail::load_tune_cache(t.path_, t.entries_, t.warnings_);
+  if (const char* env = std::getenv("SFT_TUNE_TABLE"); env && *env) {
+    std::string_view list(env);
+    while (!list.empty()) {
+      auto colon = list.find(':');
+      std::string one(list.substr(0, colon));
+      list.remove_prefix(colon == std::string_view::npos ? list.size() : colon + 1);
+      if (one.empty()) continue;
+      auto table = TuneTable::load(one);
+      if (table)
+        t.tables_.push_back(std::move(*table));
+      else
+        t.warnings_.push_back(table.error().to_string() + " (from SFT_TUNE_TABLE); ignored");
+    }
+  }
   return t;
 }
 
-std::optional<LaunchConfig> Tuner::lookup(const Device& device, const TuneKey& key) const {
+void Tuner::set_options(TuneOptions options) {
+  options_ = std::move(options);
+  if (options_.warmup < 0) options_.warmup = 0;
+  if (options_.repetitions < 1) options_.repetitions = 1;
+  if (options_.retime_rounds < 0) options_.retime_rounds = 0;
+  spaces_.clear();
+}
+
+const std::vector<LaunchConfig>& Tuner::space_for(const Device& device, const TuneKey& key) {
+  const DeviceInfo& i = device.info();
+  std::string id = std::string(backend_name(i.backend)) + "\n" + i.name + "\n" + std::to_string(i.index) + "\n" +
+                   std::string(kernel_name(key.kernel)) + "\n" + std::string(name(key.in)) + "\n" +
+                   std::string(name(key.out));
+  auto it = spaces_.find(id);
+  if (it == spaces_.end()) {
+    Space s;
+    s.configs = config_space(device, key, options_);
+    s.hash = config_space_hash(s.configs);
+    it = spaces_.emplace(std::move(id), std::move(s)).first;
+  }
+  return it->second.configs;
+}
+
+std::optional<LaunchConfig> Tuner::lookup(const Device& device, const TuneKey& key) {
   if (!device.valid()) return std::nullopt;
-  auto it = entries_.find(detail::tune_cache_key(device.info(), key));
+  const auto hash = config_space_hash(space_for(device, key));
+  auto it = entries_.find(detail::tune_cache_key(device.info(), key, hash));
   if (it == entries_.end()) return std::nullopt;
   return it->second.config;
 }
 
 Result<LaunchConfig> Tuner::config(const Device& device, const TuneKey& key, bool tune_on_miss) {
   if (auto hit = lookup(device, key)) return *hit;
+  if (device.valid()) {
+    const auto hash = config_space_hash(space_for(device, key));
+    for (const TuneTable& t : tables_)
+      if (auto c = t.lookup(device.info(), key, hash)) return *c;
+  }
   if (!tune_on_miss) return default_config(key.kernel);
-  auto r = tune(device, key);
-  if (!r) return std::move(r).error();
-  return r->best;
+  SFT_TRY_ASSIGN(auto r, tune(device, key));
+  return r.best;
 }
 
 Result<TuneResult> Tuner::tune(const Device& device, const TuneKey& key) {
+  const auto t0 = std::chrono::steady_clock::now();
   if (!device.valid()) return gpu_error(Errc::gpu_bad_argument, "tune on an empty Device");
-  auto problem = make_problem(key, options_.max_size);
-  if (!problem) return std::move(problem).error();
+  SFT_TRY_ASSIGN(auto problem, make_problem(key, options_.max_size));
 
   // The reference: the kernel compiled as C++, on the CPU backend.
-  auto cpu = open_device(Backend::cpu);
-  if (!cpu) return std::move(cpu).error();
-  auto cq = cpu->queue();
-  if (!cq) return std::move(cq).error();
-  auto cw = upload_problem(*cpu, *cq, *problem);
-  if (!cw) return std::move(cw).error();
-  auto reference = run_once(*cq, key, *cw, default_config(key.kernel));
-  if (!reference) return std::move(reference).error();
+  SFT_TRY_ASSIGN(auto cpu, open_device(Backend::cpu));
+  SFT_TRY_ASSIGN(auto cq, cpu.queue());
+  SFT_TRY_ASSIGN(auto cw, upload_problem(cpu, cq, problem));
+  SFT_TRY_ASSIGN(auto reference, run_once(cq, key, cw, default_config(key.kernel), {}));
   if (key.kernel == Kernel::checksum) {  // and the checksum against the host's own implementation
-    std::vector<std::uint64_t> host(checksum_block_count(problem->n));
-    block_hashes(problem->a, 0, host);
-    if (std::memcmp(host.data(), reference->data(), host.size() * 8) != 0)
+    std::vector<std::uint64_t> host(checksum_block_count(problem.n));
+    block_hashes(problem.a, 0, host);
+    if (std::memcmp(host.data(), reference.data(), host.size() * 8) != 0)
       return gpu_error(Errc::gpu_verify_failed, "tune: the CPU checksum kernel disagrees with the host digest");
   }
+  std::vector<std::byte> poison(reference.size());
+  for (std::size_t i = 0; i < poison.size(); ++i) poison[i] = ~reference[i];
 
-  auto q = device.queue();
-  if (!q) return std::move(q).error();
-  auto w = upload_problem(device, *q, *problem);
-  if (!w) return std::move(w).error();
+  const std::vector<LaunchConfig> space = space_for(device, key);
   TuneResult result;
-  bool found = false;
-  for (const LaunchConfig& c : candidates(key.kernel)) {
-    if (c.local_size > device.info().max_work_group_size) continue;
-    ++result.tried;
-    ++timed_;
-    auto out = run_once(*q, key, *w, c);
-    if (!out) {
-      // A configuration the device cannot launch is not a candidate; anything else is a real error.
-      if (out.error().code == Errc::gpu_launch || out.error().code == Errc::gpu_bad_argument) {
-        ++result.rejected;
-        continue;
-      }
-      return std::move(out).error();
-    }
-    if (!matches(key, *w, *out, *reference)) {
-      ++result.rejected;
-      continue;
-    }
-    auto t = time_candidate(*q, key, *w, c, options_.warmup, options_.repetitions);
-    if (!t) return std::move(t).error();
-    if (!found || *t < result.seconds) {
-      result.best = c;
-      result.seconds = *t;
-      found = true;
+  result.space = space.size();
+  result.space_hash = config_space_hash(space);
+  if (space.empty())
+    return gpu_error(Errc::gpu_unsupported, "tune: no configuration of " + std::string(kernel_name(key.kernel)) +
+                                                " fits " + device.info().name);
+
+  // Seeds: the default, then what the cache and the tables hold for this
+  // kernel and dtypes at this bucket and the others.
+  std::vector<LaunchConfig> seeds;
+  if (auto d = normalize_config(key.kernel, default_config(key.kernel))) seeds.push_back(*d);
+  const unsigned own = size_bucket(key.size);
+  for (unsigned d = 0; d < 64; ++d) {
+    for (unsigned b : {own - d, own + d}) {
+      if (b > 63 || (d == 0 && b != own)) continue;
+      if (auto it = entries_.find(key_at(device, key, result.space_hash, b)); it != entries_.end())
+        seeds.push_back(it->second.config);
     }
   }
-  if (!found)
-    return gpu_error(Errc::gpu_verify_failed, "tune: no candidate configuration of " + std::string(kernel_name(key.kernel)) +
-                                                  " produced the reference result on " + device.info().name);
-  entries_[detail::tune_cache_key(device.info(), key)] = Entry{result.best, result.seconds};
+  for (const TuneTable& t : tables_)
+    if (auto c = t.lookup(device.info(), key, result.space_hash)) seeds.push_back(*c);
+
+  SFT_TRY_ASSIGN(auto q, device.queue());
+  SFT_TRY_ASSIGN(auto w, upload_problem(device, q, problem));
+  auto measure = [&](const LaunchConfig& c, bool retime) -> std::optional<double> {
+    if (!retime) {
+      ++timed_;
+      auto out = run_once(q, key, w, c, poison);
+      if (!out) {
+        result.rejections.push_back({c, "failed: " + out.error().to_string()});
+        (void)q.finish();
+        return std::nullopt;
+      }
+      if (!matches(key, w, *out, reference)) {
+        result.rejections.push_back({c, key.kernel == Kernel::gemv
+                                            ? "output differs from the reference beyond the summation bound"
+                                            : "output differs from the reference"});
+        return std::nullopt;
+      }
+    }
+    auto t = time_candidate(q, key, w, c, retime ? 0 : options_.warmup, options_.repetitions);
+    if (!t) {
+      if (!retime) result.rejections.push_back({c, "failed while timed: " + t.error().to_string()});
+      return std::nullopt;
+    }
+    if (!retime) result.timings.emplace_back(c, *t);
+    return *t;
+  };
+  SearchReport rep = search_space(space, seeds, options_, measure);
+  result.tried = rep.tried;
+  result.rejected = rep.rejected;
+  result.strategy = rep.strategy;
+  result.budget_exhausted = rep.budget_exhausted;
+  result.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!rep.best) {
+    std::string why = result.rejections.empty() ? std::string("none was tried") : result.rejections[0].why;
+    return gpu_error(Errc::gpu_verify_failed, "tune: no candidate configuration of " +
+                                                  std::string(kernel_name(key.kernel)) + " produced the reference result on " +
+                                                  device.info().name + " (" + std::to_string(rep.tried) + " tried; first: " + why + ")");
+  }
+  result.best = space[*rep.best];
+  result.seconds = rep.best_seconds;
+  entries_[detail::tune_cache_key(device.info(), key, result.space_hash)] =
+      Entry{result.best, result.seconds,
+            std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count()};
   return result;
 }
 

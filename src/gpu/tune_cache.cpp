@@ -4,24 +4,24 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
-#include <optional>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <string_view>
 
-#include <unistd.h>
-
 #include "backend.hpp"
+#include "sft_internal/atomic_file.hpp"
 #include "sft_internal/json_escape.hpp"
 
 namespace sft::gpu::detail {
 namespace {
 
-constexpr std::uint64_t max_cache_bytes = 16 << 20;  // far above any real cache
-constexpr const char* field_names[] = {"backend", "device", "driver", "source", "kernel", "in", "out", "bucket"};
-constexpr std::size_t key_fields = 8;
+constexpr const char* field_names[] = {"backend", "device", "driver", "source", "space", "kernel", "in", "out", "bucket"};
+constexpr std::size_t key_fields = 9;
+constexpr std::size_t string_fields = 8;
 
 // The key: its fields, each as "<length>:<bytes>", so it splits back unambiguously.
 std::string join(const std::array<std::string, key_fields>& f) {
@@ -43,10 +43,23 @@ bool split(std::string_view k, std::array<std::string, key_fields>& f) {
   return k.empty();
 }
 
+}  // namespace
+
 std::string hex16(std::uint64_t v) {
   char b[17];
   std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(v));
   return b;
+}
+
+std::optional<std::uint64_t> parse_hex16(std::string_view s) {
+  if (s.size() != 16) return std::nullopt;
+  std::uint64_t v = 0;
+  for (char c : s) {
+    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (d < 0) return std::nullopt;
+    v = v << 4 | static_cast<std::uint64_t>(d);
+  }
+  return v;
 }
 
 std::optional<Kernel> parse_kernel(std::string_view s) {
@@ -55,41 +68,46 @@ std::optional<Kernel> parse_kernel(std::string_view s) {
   return std::nullopt;
 }
 
+namespace {
+
 // One entry, or why it is not one.
 std::string read_entry(simdjson::dom::element e, std::string& key, Tuner::Entry& out) {
   simdjson::dom::object o;
   if (e.get_object().get(o)) return "not an object";
   std::array<std::string, key_fields> f;
-  for (std::size_t i = 0; i < 7; ++i) {
+  for (std::size_t i = 0; i < string_fields; ++i) {
     std::string_view v;
     if (o[field_names[i]].get_string().get(v)) return std::string("\"") + field_names[i] + "\" is not a string";
     f[i] = std::string(v);
   }
   if (!parse_backend(f[0])) return "unknown backend \"" + f[0] + "\"";
-  if (!parse_kernel(f[4])) return "unknown kernel \"" + f[4] + "\"";
-  if (!parse_dtype(f[5]) || !parse_dtype(f[6])) return "unknown dtype";
-  std::uint64_t bucket = 0, local = 0, ept = 0, vw = 0;
+  if (!parse_hex16(f[3]) || !parse_hex16(f[4])) return "\"source\" or \"space\" is not 16 hex digits";
+  if (!parse_kernel(f[5])) return "unknown kernel \"" + f[5] + "\"";
+  if (!parse_dtype(f[6]) || !parse_dtype(f[7])) return "unknown dtype";
+  std::uint64_t bucket = 0;
   if (o["bucket"].get_uint64().get(bucket) || bucket > 63) return "\"bucket\" is not an integer in 0..63";
-  if (o["local_size"].get_uint64().get(local) || o["items_per_thread"].get_uint64().get(ept) ||
-      o["vector_width"].get_uint64().get(vw) || local > 0xFFFFFFFFu || ept > 0xFFFFFFFFu || vw > 0xFFFFFFFFu)
-    return "the launch configuration is not three unsigned integers";
+  std::string_view cfg;
+  if (o["config"].get_string().get(cfg)) return "\"config\" is not a string";
+  auto c = parse_config(cfg);
+  if (!c) return "\"config\" is not a configuration: \"" + std::string(cfg.substr(0, 80)) + "\"";
+  if (!normalize_config(*parse_kernel(f[5]), *c)) return "\"config\" is not one this kernel takes";
   double seconds = 0;
   if (o["seconds"].get_double().get(seconds) || !std::isfinite(seconds) || seconds < 0)
     return "\"seconds\" is not a finite number >= 0";
-  LaunchConfig c{static_cast<std::uint32_t>(local), static_cast<std::uint32_t>(ept), static_cast<std::uint32_t>(vw)};
-  if (auto ok = check_config(c); !ok) return ok.error().message;
-  f[7] = std::to_string(bucket);
+  std::int64_t tuned = 0;
+  if (o["tuned"].get_int64().get(tuned)) return "\"tuned\" is not an integer";
+  f[8] = std::to_string(bucket);
   key = join(f);
-  out = Tuner::Entry{c, seconds};
+  out = Tuner::Entry{*c, seconds, tuned};
   return {};
 }
 
 }  // namespace
 
-std::string tune_cache_key(const DeviceInfo& d, const TuneKey& k) {
+std::string tune_cache_key(const DeviceInfo& d, const TuneKey& k, std::uint64_t space_hash) {
   return join({std::string(backend_name(d.backend)), d.name, d.driver_version, hex16(kernel_source_hash()),
-               std::string(kernel_name(k.kernel)), std::string(name(k.in)), std::string(name(k.out)),
-               std::to_string(size_bucket(k.size))});
+               hex16(space_hash), std::string(kernel_name(k.kernel)), std::string(name(k.in)),
+               std::string(name(k.out)), std::to_string(size_bucket(k.size))});
 }
 
 void load_tune_cache(const std::filesystem::path& path, std::map<std::string, Tuner::Entry>& entries,
@@ -102,8 +120,8 @@ void load_tune_cache(const std::filesystem::path& path, std::map<std::string, Tu
     warnings.push_back(where + "cannot read it (" + ec.message() + "); ignored");
     return;
   }
-  if (size > max_cache_bytes) {
-    warnings.push_back(where + "larger than " + std::to_string(max_cache_bytes) + " bytes; ignored");
+  if (size > max_tune_cache_bytes) {
+    warnings.push_back(where + "larger than " + std::to_string(max_tune_cache_bytes) + " bytes; ignored");
     return;
   }
   std::ifstream in(path, std::ios::binary);
@@ -122,8 +140,12 @@ void load_tune_cache(const std::filesystem::path& path, std::map<std::string, Tu
   std::uint64_t version = 0;
   simdjson::dom::array list;
   if (doc["format"].get_string().get(format) || format != "sft-tune-cache" || doc["version"].get_uint64().get(version) ||
-      version != 1 || doc["entries"].get_array().get(list)) {
-    warnings.push_back(where + "not an sft tuning cache of version 1; ignored");
+      doc["entries"].get_array().get(list)) {
+    warnings.push_back(where + "not an sft tuning cache; ignored");
+    return;
+  }
+  if (version != 2) {
+    warnings.push_back(where + "version " + std::to_string(version) + ", not 2 (another sft wrote it); ignored");
     return;
   }
   std::size_t index = 0, bad = 0;
@@ -142,16 +164,33 @@ void load_tune_cache(const std::filesystem::path& path, std::map<std::string, Tu
                               " ignored (" + first_reason + ")");
 }
 
-Result<void> save_tune_cache(const std::filesystem::path& path, const std::map<std::string, Tuner::Entry>& entries) {
-  std::string s = "{\"format\":\"sft-tune-cache\",\"version\":1,\"entries\":[";
-  bool first = true;
+Result<void> write_file_atomically(const std::filesystem::path& path, std::string_view text) {
+  std::error_code ec;
+  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
+  if (ec) return gpu_error(Errc::tune_cache, "cannot create " + path.parent_path().string() + ": " + ec.message());
+  // A temporary beside the target (a fresh name, never a path someone else
+  // prepared), fsynced, renamed over it: readers see the old file or the new
+  // one, never half of one, and a crash leaves no partial file behind.
+  auto file = sft::detail::AtomicFile::create(path);
+  if (!file) return gpu_error(Errc::tune_cache, "cannot write " + path.string() + ": " + file.error().message);
+  auto w = file->write_at(0, std::as_bytes(std::span(text.data(), text.size())));
+  if (w) w = file->commit(/*durable=*/true);
+  if (!w) return gpu_error(Errc::tune_cache, "cannot write " + path.string() + ": " + w.error().message);
+  return {};
+}
+
+Result<void> save_tune_cache(const std::filesystem::path& path, const std::map<std::string, Tuner::Entry>& entries,
+                             std::uint64_t cap_bytes) {
+  struct Line {
+    std::string text;
+    std::int64_t tuned;
+  };
+  std::vector<Line> lines;
   for (const auto& [key, e] : entries) {
     std::array<std::string, key_fields> f;
     if (!split(key, f)) continue;
-    s += first ? "\n " : ",\n ";
-    first = false;
-    s += "{";
-    for (std::size_t i = 0; i < 7; ++i) {
+    std::string s = "{";
+    for (std::size_t i = 0; i < string_fields; ++i) {
       s += '"';
       s += field_names[i];
       s += "\":";
@@ -160,34 +199,30 @@ Result<void> save_tune_cache(const std::filesystem::path& path, const std::map<s
     }
     char num[64];
     std::snprintf(num, sizeof num, "%.9g", e.seconds);
-    s += "\"bucket\":" + f[7] + ",\"local_size\":" + std::to_string(e.config.local_size) +
-         ",\"items_per_thread\":" + std::to_string(e.config.items_per_thread) +
-         ",\"vector_width\":" + std::to_string(e.config.vector_width) + ",\"seconds\":" + num + "}";
+    s += "\"bucket\":" + f[8] + ",\"config\":\"" + config_string(e.config) + "\",\"seconds\":" + num +
+         ",\"tuned\":" + std::to_string(e.tuned) + "}";
+    lines.push_back({std::move(s), e.tuned});
   }
-  s += "\n]}\n";
-
-  std::error_code ec;
-  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
-  if (ec) return gpu_error(Errc::tune_cache, "cannot create " + path.parent_path().string() + ": " + ec.message());
-  // Write a temporary file beside it and rename: readers see the old or the new file, never half of one.
-  std::filesystem::path tmp = path;
-  tmp += ".tmp" + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(s.data(), static_cast<std::streamsize>(s.size()));
-    out.flush();
-    if (!out) {
-      std::filesystem::remove(tmp, ec);
-      return gpu_error(Errc::tune_cache, "cannot write " + tmp.string());
+  // Bounded: drop the oldest entries until the file fits.
+  const std::string head = "{\"format\":\"sft-tune-cache\",\"version\":2,\"entries\":[", tail = "\n]}\n";
+  std::uint64_t total = head.size() + tail.size();
+  for (const Line& l : lines) total += l.text.size() + 3;
+  if (total > cap_bytes) {
+    std::stable_sort(lines.begin(), lines.end(), [](const Line& a, const Line& b) { return a.tuned > b.tuned; });
+    while (!lines.empty() && total > cap_bytes) {
+      total -= lines.back().text.size() + 3;
+      lines.pop_back();
     }
   }
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    Error e = gpu_error(Errc::tune_cache, "cannot replace " + path.string() + ": " + ec.message());
-    std::filesystem::remove(tmp, ec);
-    return e;
+  std::string s = head;
+  bool first = true;
+  for (const Line& l : lines) {
+    s += first ? "\n " : ",\n ";
+    first = false;
+    s += l.text;
   }
-  return {};
+  s += tail;
+  return write_file_atomically(path, s);
 }
 
 }  // namespace sft::gpu::detail

@@ -25,6 +25,10 @@ def run(sft, *args):
 def main():
     sft, backend, fixtures = sys.argv[1], sys.argv[2], sys.argv[3]
     failures = []
+    # sft's kernel cache in a fresh directory unless the test command chose one.
+    if not os.environ.get("SFT_KERNEL_CACHE"):
+        kernel_cache = tempfile.TemporaryDirectory(prefix="sft-kernel-cache-")
+        os.environ["SFT_KERNEL_CACHE"] = kernel_cache.name
 
     def check(cond, what, out=""):
         if not cond:
@@ -110,17 +114,40 @@ def main():
         os.makedirs(os.path.dirname(cache))
         with open(cache, "wb") as f:
             f.write(b'{"format":"sft-tune-cache","version":1,"entries":[{"backend":')
-        rc, out, err = run(sft, "tune", "--backend", backend, "--quick", "--cache", cache)
+        # One candidate per key (the default: its variant is built once for all dtypes): CI time.
+        rc, out, err = run(sft, "tune", "--backend", backend, "--quick", "--max-candidates", "1", "--cache", cache)
         check(rc == 0, "tune over a corrupt cache exits 0", out + err)
         check("warning" in err and "ignored" in err, "tune warns about the corrupt cache", err)
         check("saved 12 entries" in out and out.count(" tried, ") == 12, "tune reports 12 kernels", out)
-        rc, out, err = run(sft, "tune", "--backend", backend, "--quick", "--cache", cache)
+        check(out.count(" in the space)\n") == 12, "each line ends with the size of the space", out)
+        rc, out, err = run(sft, "tune", "--backend", backend, "--quick", "--max-candidates", "1", "--cache", cache)
         check(rc == 0 and "warning" not in err, "tune over its own cache: no warning", out + err)
         env_rc = subprocess.run([sft, "gpu", "load", "--backend", backend, "--verify", os.path.join(real, files[0])],
                                 capture_output=True, text=True, env={**os.environ, "SFT_TUNE_CACHE": cache})
         check(env_rc.returncode == 0 and "warning" not in env_rc.stderr, "load with the tuned cache", env_rc.stderr)
-    rc, out, err = run(sft, "tune", "--bogus")
-    check(rc == 2 and err, "tune: unknown argument, exit 2", out + err)
+        # One kernel, a budget, and the ahead-of-time table it writes, then loads.
+        table = os.path.join(tmp, "table.json")
+        rc, out, err = run(sft, "tune", "--backend", backend, "--quick", "--cache", cache, "--kernel", "checksum",
+                           "--budget", "5", "--max-candidates", "2", "--ahead", "--sizes", "12,14", "--table", table)
+        check(rc == 0 and out.count(" tried, ") == 2 and "wrote a table of 2 buckets" in out,
+              "tune --kernel checksum --ahead: two buckets", out + err)
+        check(os.path.exists(table), "the table exists", out)
+        env_rc = subprocess.run([sft, "gpu", "load", "--backend", backend, "--verify", os.path.join(real, files[0])],
+                                capture_output=True, text=True, env={**os.environ, "SFT_TUNE_TABLE": table})
+        check(env_rc.returncode == 0 and "warning" not in env_rc.stderr, "load with the table", env_rc.stderr)
+        with open(table, "r+b") as f:  # a damaged table is refused with a warning, the load goes on
+            f.seek(40)
+            f.write(b"#")
+        env_rc = subprocess.run([sft, "gpu", "load", "--backend", backend, "--verify", os.path.join(real, files[0])],
+                                capture_output=True, text=True, env={**os.environ, "SFT_TUNE_TABLE": table})
+        check(env_rc.returncode == 0 and "tune_cache" in env_rc.stderr and "refused" in env_rc.stderr,
+              "a damaged table: a warning naming tune_cache", env_rc.stderr)
+    for args, what in [(["--bogus"], "unknown argument"), (["--kernel", "fft"], "unknown kernel"),
+                       (["--budget", "0"], "a zero budget"), (["--budget", "soon"], "a budget that is no number"),
+                       (["--ahead"], "--ahead without --table"), (["--table", "t.json"], "--table without --ahead"),
+                       (["--strategy", "random"], "unknown strategy"), (["--sizes", "99", "--ahead", "--table", "t"], "a bucket above 40")]:
+        rc, out, err = run(sft, "tune", *args)
+        check(rc == 2 and err, f"tune: {what}, exit 2", out + err)
 
     for f in failures:
         print("FAIL", f)

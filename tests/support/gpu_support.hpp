@@ -7,13 +7,35 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "require.hpp"
 #include "sft/gpu/device.hpp"
+#include "test_support.hpp"
 
 namespace sft::test {
+
+// sft's kernel cache (compiled variants) goes to a fresh directory of this
+// test process unless the test command chose one: a test never reads or
+// fills the user's ~/.cache, and never passes because an earlier run left a
+// warm cache behind.
+struct GpuKernelCacheForTests {
+  std::filesystem::path dir;
+  GpuKernelCacheForTests() {
+    const char* set = std::getenv("SFT_KERNEL_CACHE");
+    if (set && *set) return;
+    dir = temp_dir("kernel-cache");
+    ::setenv("SFT_KERNEL_CACHE", dir.c_str(), 1);
+  }
+  ~GpuKernelCacheForTests() {
+    std::error_code ec;
+    if (!dir.empty()) std::filesystem::remove_all(dir, ec);
+  }
+};
+inline GpuKernelCacheForTests gpu_kernel_cache_for_tests;
 
 // Every backend name, built or not: the ones not built or without a device skip.
 inline std::vector<std::string> gpu_backend_names() { return {"cpu", "opencl", "cuda"}; }

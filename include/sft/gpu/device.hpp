@@ -48,6 +48,20 @@ struct DeviceInfo {
   unsigned compute_units = 0;
   unsigned max_work_group_size = 0;
   bool host_unified = false;          // device memory is host memory (CPU, PoCL, integrated GPUs)
+  bool little_endian = true;          // typed loads of little-endian data are allowed
+  std::uint64_t local_memory = 0;     // bytes of work-group local (shared) memory per group
+};
+
+// How a device came by the compiled kernel variants it ran: built from the
+// kernel source, or loaded from sft's kernel cache (docs/gpu.md, "Caches").
+// Counted per device, over every queue made from it.
+struct KernelBuildStats {
+  std::uint64_t built = 0;           // compiled from source (clBuildProgram, NVRTC)
+  std::uint64_t from_cache = 0;      // loaded from the kernel cache
+  std::uint64_t cache_rejected = 0;  // cache entries ignored: unreadable, corrupt, or for another key
+  std::uint64_t cache_stored = 0;    // written to the kernel cache
+  std::uint64_t failed = 0;          // variants that did not build
+  double seconds = 0;                // spent building and loading
 };
 
 namespace detail {
@@ -165,6 +179,9 @@ class Queue {
 
  private:
   friend struct detail::Access;
+  // launch() of a compiled variant (sft/gpu/kernels.hpp's launchers); 0: the generic kernel.
+  Result<Event> launch_variant(Kernel kernel, const LaunchDims& dims, std::span<const KernelArg> args,
+                               std::uint64_t variant);
   std::shared_ptr<detail::DeviceImpl> device_;
   std::unique_ptr<detail::QueueImpl> impl_;
 };
@@ -183,6 +200,13 @@ class Device {
   // Pinned host memory.
   Result<HostBuffer> alloc_host(std::uint64_t bytes) const;
   Result<Queue> queue() const;
+
+  // True where any kernel variant can be compiled at run time (OpenCL; CUDA
+  // with NVRTC); false where only the variants compiled into sft exist (the
+  // CPU backend; CUDA without NVRTC), the others running the generic kernels.
+  bool builds_variants() const noexcept;
+  // Counters of the variants built and loaded so far.
+  KernelBuildStats kernel_builds() const noexcept;
 
   // Why automatic selection passed over other backends (empty when the
   // backend was chosen by name), e.g. "cuda: gpu_no_device: ...".

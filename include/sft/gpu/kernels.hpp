@@ -24,7 +24,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -67,17 +69,55 @@ struct LaunchDims {
   std::uint32_t local = 0;
 };
 
-// The tunable shape of a launch (sft/gpu/tune.hpp picks one per device).
+// The tunable shape of a launch, and the variant of the kernel that runs it
+// (sft/gpu/tune.hpp picks one per device and problem). Every configuration a
+// launcher accepts computes the same result: bit for bit for convert, mxfp4
+// and the checksum, within the F32 summation bound for GEMV (docs/gpu.md).
+//
+// Backends run a variant of the kernel compiled for the configuration, its
+// parameters constants the compiler specialises on: OpenCL builds one per
+// configuration on first use (clBuildProgram with -D options); CUDA has a
+// fixed set compiled in and builds the others with NVRTC where the toolkit's
+// libnvrtc is present; the CPU backend has a fixed set of C++ template
+// instantiations. A configuration without a compiled variant runs the
+// generic build of the kernel, which reads the same parameters at run time.
 struct LaunchConfig {
-  std::uint32_t local_size = 128;       // work-group / thread-block size
+  std::uint32_t local_size = 128;       // work-group / thread-block size (a power of two, 1..1024)
   std::uint32_t items_per_thread = 1;   // elements, rows or blocks per work item (1..64)
-  std::uint32_t vector_width = 1;       // consecutive elements per step (1, 2, 4, 8)
+  std::uint32_t vector_width = 1;       // consecutive elements per step / partial sums (1, 2, 4, 8)
+  // How work maps to items. convert, checksum: 0 interleaved across items
+  // (neighbouring items touch neighbouring memory), 1 contiguous per item;
+  // mxfp4: 0 and 1 by element, 2 and 3 a whole 32-element block per step
+  // (interleaved, contiguous); gemv (split > 1): how a row's columns are dealt
+  // to its items, 0 round-robin chunks of vector_width, 1 contiguous slices.
+  std::uint32_t mapping = 0;
+  std::uint32_t unroll = 1;             // gemv: column chunks, checksum: 32-byte groups per loop step (1, 2, 4, 8)
+  // Items sharing one unit of work, combined in local memory: gemv, a row
+  // (split-K; 1..local_size, powers of two); checksum, a block's 4 lanes (1, 2, 4).
+  std::uint32_t split = 1;
+  std::uint32_t reduction = 0;          // gemv, split > 1: 0 a tree of barriers, 1 the row's first item adds in order
+  bool specialize = false;              // compile the launch's dtypes into the variant
+  bool wide_loads = false;              // typed loads where the launch's offsets are aligned (little-endian devices)
+  // Test only: a deliberately wrong variant, for the tuner's tests (1: one
+  // output value wrong, 2: half the work skipped, 3: does not compile).
+  std::uint32_t fault = 0;
   friend bool operator==(const LaunchConfig&, const LaunchConfig&) = default;
 };
 
-// Check a configuration (gpu_bad_argument): local_size 1..1024 and a power of two,
-// items_per_thread 1..64, vector_width 1, 2, 4 or 8.
+// Check a configuration (gpu_bad_argument): the ranges above. The launchers
+// check what is specific to their kernel.
 Result<void> check_config(const LaunchConfig& c);
+
+// The configuration a launcher of kernel k runs for `c`: fields the kernel
+// does not use set to their defaults (so that equal variants compare equal),
+// or gpu_bad_argument for values the kernel does not take.
+Result<LaunchConfig> normalize_config(Kernel k, const LaunchConfig& c);
+
+// A compact spelling, "L256 E4 V4 M1 U1 K1 R0 S1 W1" (local size, items per
+// thread, vector width, mapping, unroll, split, reduction, specialize, wide
+// loads; " F<n>" appended for a test fault), and its strict parser.
+std::string config_string(const LaunchConfig& c);
+std::optional<LaunchConfig> parse_config(std::string_view s);
 
 // A place in device memory for a kernel to read or write.
 struct In {
