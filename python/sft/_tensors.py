@@ -13,7 +13,8 @@ def _numpy_bytes(array):
     """A C-contiguous, little-endian version of `array` (a copy only when needed)."""
     import numpy as np
 
-    a = np.ascontiguousarray(array)
+    # Not np.ascontiguousarray: it turns 0-d arrays (scalars) into 1-d ones.
+    a = array if array.flags.c_contiguous else array.copy(order="C")
     order = a.dtype.byteorder
     if order == ">" or (order == "=" and not _LITTLE):
         a = a.byteswap().view(a.dtype.newbyteorder("<"))

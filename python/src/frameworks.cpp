@@ -276,7 +276,9 @@ nb::object numpy_array(const NumpyApi& api, const HostTensor& t, nb::handle base
 nb::object dlpack_array(const HostTensor& t, Keep keep, bool writable, DLDevice device = {1, 0}) {
   auto shape = storage_shape(t.dtype, t.shape, t.nbytes);
   std::vector<std::size_t> dims(shape.begin(), shape.end());
-  auto dl = names_of(t.dtype).dl;
+  // F4 as packed bytes, as numpy sees it: few importers take DLPack's
+  // two-lane float4 (torch does, and gets its own dtype).
+  auto dl = t.dtype == sft::DType::F4 ? DLDataType{1, 8, 1} : names_of(t.dtype).dl;
   nb::dlpack::dtype dt{dl.code, dl.bits, dl.lanes};
   nb::object owner = keep_capsule(std::move(keep));
   if (writable) {
