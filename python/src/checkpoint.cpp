@@ -95,7 +95,7 @@ class PyCheckpoint {
   nb::list shard_paths() const {
     alive();
     nb::list out;
-    for (std::size_t s = 0; s < shards_.size(); ++s) out.append(nb::str(ckpt_->shard_path(s).string().c_str()));
+    for (std::size_t s = 0; s < shards_.size(); ++s) out.append(nb::str(shard_file(s).c_str()));
     return out;
   }
 
@@ -135,13 +135,14 @@ class PyCheckpoint {
 
   // The paths of the files a load_to_device call reads (every shard).
   std::vector<std::string> paths() const {
-    const auto& c = alive();
     std::vector<std::string> out;
-    for (std::size_t s = 0; s < c.shards().size(); ++s) out.push_back(c.shard_path(s).string());
+    for (std::size_t s = 0; s < alive().shards().size(); ++s) out.push_back(shard_file(s));
     return out;
   }
 
  private:
+  std::string shard_file(std::size_t s) const { return take(ckpt_->shard_path(s)).string(); }
+
   const sft::Checkpoint& alive() const {
     if (closed()) raise_error(sft::Errc::invalid_argument, "Checkpoint is closed");
     return *ckpt_;
@@ -156,8 +157,7 @@ class PyCheckpoint {
       if (closed_) raise_error(sft::Errc::invalid_argument, "Checkpoint is closed");
       if (shards_[s].src) return shards_[s];
     }
-    std::string shard_path = ckpt_->shard_path(s).string();
-    OpenSource fresh(open_source(shard_path, backend_), fw_);
+    OpenSource fresh(open_source(shard_file(s), backend_), fw_);
     std::lock_guard<std::mutex> lock(mu_);
     if (closed_) raise_error(sft::Errc::invalid_argument, "Checkpoint is closed");
     if (!shards_[s].src) shards_[s] = fresh;

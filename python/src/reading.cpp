@@ -108,22 +108,26 @@ void read_tensors(const Emitter& emitter, const OpenSource& s, std::span<const s
 }
 
 nb::object read_slice(const Emitter& emitter, const OpenSource& s, const sft::TensorInfo& info, nb::handle key) {
-  Selection sel = parse_selection(key, info);
+  auto spec = parse_selection(key, info);
+  const sft::File& file = s.src->file();
   std::shared_ptr<OwnedBuffer> buffer;
+  sft::SlicePlan plan;
   sft::Error failure;
   {
     nb::gil_scoped_release unlocked;
-    auto b = OwnedBuffer::allocate(static_cast<std::size_t>(sel.byte_size));
-    if (!b) {
-      failure = std::move(b).error();
-    } else {
+    [&] {
+      auto p = sft::plan_slice(info, spec);
+      if (!p) return void(failure = std::move(p).error());
+      auto b = OwnedBuffer::allocate(static_cast<std::size_t>(p->byte_size));
+      if (!b) return void(failure = std::move(b).error());
       buffer = std::make_shared<OwnedBuffer>(std::move(*b));
-      auto r = copy_selection(*s.src, info, sel, buffer->data());
-      if (!r) failure = std::move(r).error();
-    }
+      auto r = file.read_slice(info, spec, buffer->span());
+      if (!r) return void(failure = std::move(r).error());
+      plan = std::move(*r);
+    }();
   }
   if (failure.code != sft::Errc::ok) raise_error(failure, s.src->path());
-  HostTensor t{buffer->data(), static_cast<std::size_t>(sel.byte_size), info.dtype, sel.shape};
+  HostTensor t{buffer->data(), static_cast<std::size_t>(plan.byte_size), info.dtype, plan.shape};
   return emitter.owned(t, std::move(buffer));
 }
 

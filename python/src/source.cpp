@@ -76,9 +76,10 @@ sft::Result<std::shared_ptr<const Source>> Source::open(const std::string& path,
     via_library = sft::is_compressed(magic);
   }
   if (via_library) {
+    // Never mapped (a compressed checkpoint is decompressed on demand): data_
+    // stays null and tensors are copied out.
     SFT_TRY_ASSIGN(auto f, sft::File::open(path));
     s->file_.emplace(std::move(f));
-    if (s->file_->mapped()) s->data_ = const_cast<std::byte*>(s->file_->bytes().data()) + s->file_->header().data_start();
     return std::shared_ptr<const Source>(std::move(s));
   }
 

@@ -150,7 +150,7 @@ nb::list deserialize(nb::bytes data) {
     nb::dict d;
     d["shape"] = shape_list(t.shape);
     d["dtype"] = dtype_name(t.dtype);
-    auto v = f.view(t);
+    auto v = take(f.view(t));
     d["data"] = nb::steal(PyByteArray_FromStringAndSize(reinterpret_cast<const char*>(v.data()),
                                                         static_cast<Py_ssize_t>(v.size_bytes())));
     out.append(nb::make_tuple(py_name(t.name), d));
@@ -166,7 +166,7 @@ nb::dict load_bytes(nb::bytes data, std::string_view framework) {
   nb::dict out;
   for (const auto& t : f.header().tensors()) {
     auto buffer = std::make_shared<OwnedBuffer>(take(OwnedBuffer::allocate(static_cast<std::size_t>(t.byte_size()))));
-    auto v = f.view(t);
+    auto v = take(f.view(t));
     if (v.size_bytes()) std::memcpy(buffer->data(), v.data(), v.size_bytes());
     HostTensor h{buffer->data(), v.size_bytes(), t.dtype, t.shape};
     out[py_name(t.name)] = emitter.owned(h, std::move(buffer));
