@@ -71,7 +71,7 @@ void read_tensors(const Emitter& emitter, const OpenSource& s, std::span<const s
   if (src.mapped() && !copy) {
     if (prefetch) {
       nb::gil_scoped_release unlocked;
-      src.prefetch(io_threads());
+      src.prefetch();
     }
     for (const sft::TensorInfo* info : infos)
       out[py_name(info->name)] = emitter.view(host_tensor(*info, src.tensor_data(*info)), s.src, s.numpy_base,

@@ -54,11 +54,12 @@ class Source {
   bool writable() const noexcept { return writable_; }
   std::byte* tensor_data(const sft::TensorInfo& info) const noexcept { return data_ + info.data_offsets.begin; }
 
-  // Fault the mapping's data pages in ahead of use, on `threads` threads
-  // (MADV_POPULATE_READ where the kernel has it), so that reading every byte
-  // afterwards takes no page faults and a cold file is read with several
-  // requests in flight. A no-op without a mapping.
-  void prefetch(unsigned threads) const noexcept;
+  // Fault the mapping's data pages in ahead of use (MADV_POPULATE_READ where
+  // the kernel has it), so that reading every byte afterwards takes no page
+  // fault: on one thread per core when the file is in the page cache
+  // (mincore), on io_threads() threads when it is not, so that a cold file is
+  // read with many requests in flight. A no-op without a mapping.
+  void prefetch() const noexcept;
 
  private:
   Source() = default;
@@ -106,9 +107,10 @@ struct ReadJob {
 // several requests in flight. The first error wins.
 sft::Result<void> read_all(const Source& src, std::span<const ReadJob> jobs, unsigned threads);
 
-// Threads for reading a file: SFT_IO_THREADS when set, else enough requests in
-// flight for a solid-state or network device (the kernel's rotational flag is
-// unreliable on virtual disks, so it is not consulted), at least 2.
+// Threads for reading a file from its device: SFT_IO_THREADS when set, else
+// 16, enough requests in flight for a solid-state, virtual or network device
+// (the kernel's rotational flag is unreliable on virtual disks, so it is not
+// consulted).
 unsigned io_threads() noexcept;
 
 }  // namespace sftpy
