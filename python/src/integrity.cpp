@@ -144,16 +144,20 @@ void init_integrity(nb::module_& m) {
   m.def("_validate_file", &validate_file, nb::arg("path"), nb::arg("strict"));
   m.def("_header_info", &header_info, nb::arg("path"));
   m.def("hash", &hash_file, nb::arg("path"), nb::kw_only(), nb::arg("threads") = 0,
+        nb::sig("def hash(path: str | os.PathLike[str], *, threads: int = 0) -> dict[str, typing.Any]"),
         "XXH3-128 digests (32 hex digits, as xxh128sum prints) of the whole file and of every tensor's bytes: "
         "{\"file\": hex, \"tensors\": {name: hex}} (tensors in data order).");
   m.def("verify", &verify_file, nb::arg("path"), nb::arg("tensor") = nb::none(), nb::kw_only(), nb::arg("threads") = 0,
+        nb::sig("def verify(path: str | os.PathLike[str], tensor: str | None = None, *, threads: int = 0) -> int"),
         "Checks the digests embedded in the file's metadata (`sft hash --embed`, sft.embed_digests) against its "
         "tensors: every tensor, or only `tensor`. Returns the number of tensors checked; raises SafetensorError "
         "with code digest_mismatch (naming the tensor), no_digest or bad_digest.");
   m.def("check_digests", &check_digests, nb::arg("path"), nb::kw_only(), nb::arg("threads") = 0,
+        nb::sig("def check_digests(path: str | os.PathLike[str], *, threads: int = 0) -> dict[str, typing.Any]"),
         "Every problem with the embedded digests, without raising on mismatches: {\"checked\", \"mismatched\", "
         "\"unlisted\", \"absent\", \"ok\"}.");
   m.def("embed_digests", &embed_digests, nb::arg("src"), nb::arg("dst"), nb::kw_only(), nb::arg("threads") = 0,
+        nb::sig("def embed_digests(src: str | os.PathLike[str], dst: str | os.PathLike[str], *, threads: int = 0) -> None"),
         "Writes a copy of `src` to `dst` (atomically) whose metadata records every tensor's digest under "
         "\"sft.xxh3_128\"; tensors and other metadata unchanged.");
 }

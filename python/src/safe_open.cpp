@@ -151,9 +151,9 @@ void init_safe_open(nb::module_& m) {
   nb::class_<SafeSlice>(m, "SafeSlice",
                         "A tensor of an open file, to be indexed: `f.get_slice(name)[key]` reads only the selected "
                         "elements (a copy). Keys as in Python: ints, slices with steps, negative indices, one `...`.")
-      .def("get_shape", &SafeSlice::get_shape, "The tensor's shape (the header's, logical, for F4/F6 too).")
+      .def("get_shape", &SafeSlice::get_shape, nb::sig("def get_shape(self) -> list[int]"), "The tensor's shape (the header's, logical, for F4/F6 too).")
       .def("get_dtype", &SafeSlice::get_dtype, "The tensor's dtype as the header spells it (\"BF16\", \"F32\", ...).")
-      .def("__getitem__", &SafeSlice::getitem, nb::arg("key"), "The selected elements as a new array or tensor.")
+      .def("__getitem__", &SafeSlice::getitem, nb::arg("key"), nb::sig("def __getitem__(self, key: typing.Any, /) -> typing.Any"), "The selected elements as a new array or tensor.")
       .def("__len__", &SafeSlice::len)
       .def("__repr__", &SafeSlice::repr);
 
@@ -169,22 +169,26 @@ void init_safe_open(nb::module_& m) {
                        "copy-on-write: tensors are zero-copy views, writes to them never reach the file); \"pread\" "
                        "reads each tensor into memory of its own.")
       .def(nb::init<nb::handle, std::string_view, nb::handle, std::string_view>(), nb::arg("filename"),
-           nb::arg("framework"), nb::arg("device") = "cpu", nb::kw_only(), nb::arg("backend") = "mmap")
-      .def("keys", &SafeOpen::keys, "The tensors' names, sorted.")
-      .def("offset_keys", &SafeOpen::offset_keys, "The tensors' names in the order of their data in the file.")
-      .def("metadata", &SafeOpen::metadata, "The header's __metadata__ (a dict of str), or None.")
+           nb::arg("framework"), nb::arg("device") = "cpu", nb::kw_only(), nb::arg("backend") = "mmap",
+           nb::sig("def __init__(self, filename: str | os.PathLike[str], framework: str, device: str | int = 'cpu', "
+                   "*, backend: str = 'mmap') -> None"))
+      .def("keys", &SafeOpen::keys, nb::sig("def keys(self) -> list[str]"), "The tensors' names, sorted.")
+      .def("offset_keys", &SafeOpen::offset_keys, nb::sig("def offset_keys(self) -> list[str]"), "The tensors' names in the order of their data in the file.")
+      .def("metadata", &SafeOpen::metadata, nb::sig("def metadata(self) -> dict[str, str] | None"), "The header's __metadata__ (a dict of str), or None.")
       .def("get_tensor", &SafeOpen::get_tensor, nb::arg("name"), nb::kw_only(), nb::arg("copy") = false,
+           nb::sig("def get_tensor(self, name: str, *, copy: bool = False) -> typing.Any"),
            "One tensor: a zero-copy view of the mapping (mmap backend), or a copy of its own (pread backend, or "
            "copy=True). A view stays valid after the file is closed.")
       .def("get_tensors", &SafeOpen::get_tensors, nb::kw_only(), nb::arg("copy") = false,
            nb::arg("prefetch") = nb::none(),
+           nb::sig("def get_tensors(self, *, copy: bool = False, prefetch: bool | None = None) -> dict[str, typing.Any]"),
            "Every tensor, as a dict in the order of their data, built in one native call. With the mmap backend "
            "the file's pages are first faulted in on several threads (prefetch=False skips that).")
-      .def("get_slice", &SafeOpen::get_slice, nb::arg("name"),
+      .def("get_slice", &SafeOpen::get_slice, nb::arg("name"), nb::sig("def get_slice(self, name: str) -> SafeSlice"),
            "A tensor to index: `f.get_slice(name)[0:2, ::4]` reads only the selected elements.")
       .def("close", &SafeOpen::close, "Closes the file; tensors handed out stay valid.")
       .def_prop_ro("closed", &SafeOpen::closed)
-      .def("__enter__", [](nb::handle self) { return nb::borrow(self); })
+      .def("__enter__", [](nb::handle self) { return nb::borrow(self); }, nb::sig("def __enter__(self) -> safe_open"))
       .def("__exit__", [](SafeOpen& self, nb::handle, nb::handle, nb::handle) { self.close(); }, nb::arg("exc_type").none(),
            nb::arg("exc_value").none(), nb::arg("traceback").none())
       .def("__repr__", &SafeOpen::repr);

@@ -268,7 +268,9 @@ void init_writing(nb::module_& m) {
                          "until the call that writes them returns. For float4_e2m1fn_x2 (two values per element) "
                          "the last dimension is doubled so that the shape counts values, as in the header.")
       .def(nb::init<std::string_view, nb::handle, std::uintptr_t, std::uint64_t>(), nb::kw_only(), nb::arg("dtype"),
-           nb::arg("shape"), nb::arg("data_ptr"), nb::arg("data_len"))
+           nb::arg("shape"), nb::arg("data_ptr"), nb::arg("data_len"),
+           nb::sig("def __init__(self, *, dtype: str, shape: collections.abc.Sequence[int], data_ptr: int, "
+                   "data_len: int) -> None"))
       .def_prop_ro("dtype", [](const TensorSpec& s) { return dtype_name(s.dtype); },
                    "The header's spelling of the dtype (\"F32\", \"BF16\", ...).")
       .def_prop_ro("shape", [](const TensorSpec& s) { return shape_list(s.shape); }, "The logical (header) shape.")
@@ -283,13 +285,18 @@ void init_writing(nb::module_& m) {
 
   m.def("serialize", &serialize, nb::arg("tensor_dict"), nb::arg("metadata") = nb::none(), nb::kw_only(),
         nb::arg("alignment") = 8,
+        nb::sig("def serialize(tensor_dict: dict[str, TensorSpec], metadata: dict[str, str] | None = None, *, "
+                "alignment: int = 8) -> bytes"),
         "The safetensors file for `tensor_dict` (str -> TensorSpec) as bytes, byte-identical to the reference's. "
         "`alignment` (a power of two, 8 to 1 MiB) pads the header so that the data starts at a multiple of it.");
   m.def("serialize_file", &serialize_file, nb::arg("tensor_dict"), nb::arg("filename"),
         nb::arg("metadata") = nb::none(), nb::kw_only(), nb::arg("alignment") = 8,
+        nb::sig("def serialize_file(tensor_dict: dict[str, TensorSpec], filename: str | os.PathLike[str], "
+                "metadata: dict[str, str] | None = None, *, alignment: int = 8) -> None"),
         "Writes the file for `tensor_dict` to `filename` atomically (a temporary file renamed over it; on any "
         "failure the target is untouched). The GIL is released while writing.");
   m.def("deserialize", &deserialize, nb::arg("bytes"),
+        nb::sig("def deserialize(bytes: bytes) -> list[tuple[str, dict[str, typing.Any]]]"),
         "The tensors of an in-memory file: a list of (name, {\"shape\", \"dtype\", \"data\"}) in data order, "
         "`data` a bytearray copy.");
   m.def("_load_bytes", &load_bytes, nb::arg("data"), nb::arg("framework"));
