@@ -45,22 +45,10 @@ nb::object read_tensor(const Emitter& emitter, const OpenSource& s, const sft::T
   const Source& src = *s.src;
   if (src.mapped() && !copy)
     return emitter.view(host_tensor(info, src.tensor_data(info)), s.src, s.numpy_base, src.data(), src.writable());
-  auto n = static_cast<std::size_t>(info.byte_size());
-  std::shared_ptr<OwnedBuffer> buffer;
-  sft::Error failure;
-  {
-    nb::gil_scoped_release unlocked;
-    auto b = OwnedBuffer::allocate(n);
-    if (!b) {
-      failure = std::move(b).error();
-    } else {
-      buffer = std::make_shared<OwnedBuffer>(std::move(*b));
-      ReadJob job{&info, 0, info.byte_size(), buffer->data()};
-      auto r = read_all(src, {&job, 1}, io_threads());
-      if (!r) failure = std::move(r).error();
-    }
-  }
-  if (failure.code != sft::Errc::ok) raise_error(failure, src.path());
+  const sft::TensorInfo* one = &info;
+  auto copies = without_gil([&] { return copy_tensors(src, {&one, 1}, io_threads()); });
+  if (!copies) raise_error(copies.error(), src.path());
+  auto buffer = std::make_shared<OwnedBuffer>(std::move(copies->front()));
   HostTensor t = host_tensor(info, buffer->data());
   return emitter.owned(t, std::move(buffer));
 }
@@ -78,32 +66,14 @@ void read_tensors(const Emitter& emitter, const OpenSource& s, std::span<const s
                                               src.data(), src.writable());
     return;
   }
-  // Copies: allocate every buffer and read them all in parallel, then build
-  // the objects.
-  std::vector<std::shared_ptr<OwnedBuffer>> buffers(infos.size());
-  sft::Error failure;
-  {
-    nb::gil_scoped_release unlocked;
-    std::vector<ReadJob> jobs;
-    jobs.reserve(infos.size());
-    for (std::size_t i = 0; i < infos.size() && failure.code == sft::Errc::ok; ++i) {
-      auto b = OwnedBuffer::allocate(static_cast<std::size_t>(infos[i]->byte_size()));
-      if (!b) {
-        failure = std::move(b).error();
-        break;
-      }
-      buffers[i] = std::make_shared<OwnedBuffer>(std::move(*b));
-      jobs.push_back({infos[i], 0, infos[i]->byte_size(), buffers[i]->data()});
-    }
-    if (failure.code == sft::Errc::ok) {
-      auto r = read_all(src, jobs, io_threads());
-      if (!r) failure = std::move(r).error();
-    }
-  }
-  if (failure.code != sft::Errc::ok) raise_error(failure, src.path());
+  // Copies: allocate every buffer and read them all in parallel without the
+  // GIL, then build the objects.
+  auto copies = without_gil([&] { return copy_tensors(src, infos, io_threads()); });
+  if (!copies) raise_error(copies.error(), src.path());
   for (std::size_t i = 0; i < infos.size(); ++i) {
-    HostTensor t = host_tensor(*infos[i], buffers[i]->data());
-    out[py_name(infos[i]->name)] = emitter.owned(t, std::move(buffers[i]));
+    auto buffer = std::make_shared<OwnedBuffer>(std::move((*copies)[i]));
+    HostTensor t = host_tensor(*infos[i], buffer->data());
+    out[py_name(infos[i]->name)] = emitter.owned(t, std::move(buffer));
   }
 }
 

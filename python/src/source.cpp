@@ -21,7 +21,7 @@ namespace sftpy {
 namespace {
 
 constexpr std::size_t kPage = 4096;
-constexpr std::size_t kHuge = std::size_t{2} << 20;
+constexpr std::size_t kMapped = std::size_t{1} << 20;  // copies this large get a mapping of their own
 constexpr std::uint64_t kReadPiece = std::uint64_t{8} << 20;  // a large tensor is read in pieces of 8 MiB
 
 struct Fd {
@@ -40,6 +40,28 @@ sft::Error io_error(const std::string& what, const std::string& path, int err) {
 Source::~Source() {
   file_.reset();  // the File views the mapping: destroy it first
   if (map_) ::munmap(map_, map_size_);
+  if (fd_ >= 0) ::close(fd_);
+}
+
+sft::Result<void> Source::read(const sft::TensorInfo& info, std::uint64_t offset, std::span<std::byte> out) const {
+  if (fd_ < 0) return file_->read_range(info, offset, out);
+  // The mapped file's own descriptor: the kernel copies from the page cache
+  // into `out` without setting up the mapping's page tables.
+  std::uint64_t at = header().data_start() + info.data_offsets.begin + offset;
+  std::size_t done = 0;
+  while (done < out.size()) {
+    ssize_t n = ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(at + done));
+    if (n > 0) {
+      done += static_cast<std::size_t>(n);
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else {
+      return sft::Error(sft::Errc::io_error,
+                        n == 0 ? "the file ended early (truncated since it was opened?)" : std::strerror(errno),
+                        at + done, std::string(info.name));
+    }
+  }
+  return {};
 }
 
 sft::Result<std::shared_ptr<const Source>> Source::open(const std::string& path, Backend backend, int* sys_errno) {
@@ -93,6 +115,7 @@ sft::Result<std::shared_ptr<const Source>> Source::open(const std::string& path,
   }
   s->map_ = m;
   s->map_size_ = n;
+  s->fd_ = std::exchange(fd.fd, -1);  // kept: copies are read with pread, not out of the mapping
   auto bytes = std::span<const std::byte>(static_cast<const std::byte*>(m), n);
   SFT_TRY_ASSIGN(auto f, sft::File::from_memory(bytes));
   s->file_.emplace(std::move(f));
@@ -107,17 +130,17 @@ void Source::prefetch() const noexcept {
   auto end = reinterpret_cast<std::uintptr_t>(data_) + header().data_size();
   const std::uintptr_t piece = kReadPiece;
   const std::size_t count = (end - begin + piece - 1) / piece;
-  // Pages already in the page cache only need mapping: one thread per core.
-  // Pages on the device need requests in flight: io_threads().
-  unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  // A file (nearly) all in the page cache needs no help: reading it faults
+  // its pages in with the kernel's fault-around, at the same cost as
+  // populating them here, so nothing is done. A cold one is read with
+  // io_threads() requests in flight.
   std::vector<unsigned char> resident((end - begin + kPage - 1) / kPage);
   if (::mincore(reinterpret_cast<void*>(begin), end - begin, resident.data()) == 0) {
     std::size_t in_cache = 0;
     for (auto r : resident) in_cache += r & 1;
-    if (in_cache < resident.size() - resident.size() / 16) threads = io_threads();
-  } else {
-    threads = io_threads();
+    if (in_cache >= resident.size() - resident.size() / 16) return;
   }
+  const unsigned threads = io_threads();
   sft::detail::parallel_for(count, threads, [&](std::size_t i, unsigned) {
     auto a = begin + i * piece;
     auto b = std::min<std::uintptr_t>(a + piece, end);
@@ -134,19 +157,74 @@ void Source::prefetch() const noexcept {
 sft::Result<OwnedBuffer> OwnedBuffer::allocate(std::size_t bytes) {
   OwnedBuffer b;
   if (bytes == 0) return b;
-  const std::size_t align = bytes >= 2 * kHuge ? kHuge : 64;
+  if (bytes >= kMapped) {
+    // A mapping of its own, its pages faulted in by the kernel in one go
+    // (MAP_POPULATE): cheaper than the first writes faulting them one at a
+    // time. No transparent-huge-page advice: where the kernel's defrag policy
+    // is "madvise" (Debian's default), advised regions compact memory
+    // synchronously on a busy machine, which measured several times slower.
+    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (p == MAP_FAILED)
+      return sft::Error(sft::Errc::out_of_memory, "cannot map " + std::to_string(bytes) + " bytes of memory");
+    b.p_ = static_cast<std::byte*>(p);
+    b.n_ = bytes;
+    b.mapped_ = true;
+    return b;
+  }
   void* p = nullptr;
-  if (::posix_memalign(&p, align, bytes) != 0 || !p)
+  if (::posix_memalign(&p, 64, bytes) != 0 || !p)
     return sft::Error(sft::Errc::out_of_memory, "cannot allocate " + std::to_string(bytes) + " bytes");
-#ifdef MADV_HUGEPAGE
-  if (align == kHuge) ::madvise(p, bytes & ~(kHuge - 1), MADV_HUGEPAGE);
-#endif
   b.p_ = static_cast<std::byte*>(p);
   b.n_ = bytes;
   return b;
 }
 
-OwnedBuffer::~OwnedBuffer() { std::free(p_); }
+OwnedBuffer::~OwnedBuffer() {
+  if (mapped_)
+    ::munmap(p_, n_);
+  else
+    std::free(p_);
+}
+
+namespace {
+
+// A first error from several threads: the first to fail keeps its error.
+struct FirstError {
+  std::atomic<bool> failed{false};
+  std::atomic_flag taken = ATOMIC_FLAG_INIT;
+  sft::Error error;
+  void set(sft::Error e) {
+    if (!taken.test_and_set()) {
+      error = std::move(e);
+      failed.store(true);
+    }
+  }
+};
+
+}  // namespace
+
+sft::Result<std::vector<OwnedBuffer>> copy_tensors(const Source& src, std::span<const sft::TensorInfo* const> infos,
+                                                   unsigned threads) {
+  // Allocating is not free (the kernel zeroes every page): on several threads
+  // too, then the reads.
+  std::vector<OwnedBuffer> buffers(infos.size());
+  FirstError first;
+  sft::detail::parallel_for(infos.size(), std::max(1u, std::thread::hardware_concurrency()),
+                            [&](std::size_t i, unsigned) {
+                              if (first.failed.load(std::memory_order_relaxed)) return;
+                              auto b = OwnedBuffer::allocate(static_cast<std::size_t>(infos[i]->byte_size()));
+                              if (b)
+                                buffers[i] = std::move(*b);
+                              else
+                                first.set(std::move(b).error());
+                            });
+  if (first.failed.load()) return first.error;
+  std::vector<ReadJob> jobs;
+  jobs.reserve(infos.size());
+  for (std::size_t i = 0; i < infos.size(); ++i) jobs.push_back({infos[i], 0, infos[i]->byte_size(), buffers[i].data()});
+  SFT_TRY(read_all(src, jobs, threads));
+  return buffers;
+}
 
 sft::Result<void> read_all(const Source& src, std::span<const ReadJob> jobs, unsigned threads) {
   // Cut every job into pieces of at most kReadPiece bytes.
@@ -159,25 +237,14 @@ sft::Result<void> read_all(const Source& src, std::span<const ReadJob> jobs, uns
     }
   }
   if (pieces.empty()) return {};
-  std::atomic<bool> failed{false};
-  sft::Error first;
-  std::atomic_flag first_taken = ATOMIC_FLAG_INIT;
-  // Copies out of a mapping: fault the pages in first (with requests in
-  // flight if the file is cold), then memcpy on one thread per core.
-  if (src.mapped()) {
-    src.prefetch();
-    threads = std::max(1u, std::thread::hardware_concurrency());
-  }
+  FirstError first;
   sft::detail::parallel_for(pieces.size(), threads, [&](std::size_t i, unsigned) {
-    if (failed.load(std::memory_order_relaxed)) return;
+    if (first.failed.load(std::memory_order_relaxed)) return;
     const auto& p = pieces[i];
-    auto r = src.file().read_range(*p.info, p.offset, {p.dst, static_cast<std::size_t>(p.length)});
-    if (!r && !first_taken.test_and_set()) {
-      first = std::move(r).error();
-      failed.store(true);
-    }
+    auto r = src.read(*p.info, p.offset, {p.dst, static_cast<std::size_t>(p.length)});
+    if (!r) first.set(std::move(r).error());
   });
-  if (failed.load()) return first;
+  if (first.failed.load()) return first.error;
   return {};
 }
 

@@ -24,6 +24,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sft/file.hpp"
@@ -54,16 +55,23 @@ class Source {
   bool writable() const noexcept { return writable_; }
   std::byte* tensor_data(const sft::TensorInfo& info) const noexcept { return data_ + info.data_offsets.begin; }
 
-  // Fault the mapping's data pages in ahead of use (MADV_POPULATE_READ where
-  // the kernel has it), so that reading every byte afterwards takes no page
-  // fault: on one thread per core when the file is in the page cache
-  // (mincore), on io_threads() threads when it is not, so that a cold file is
-  // read with many requests in flight. A no-op without a mapping.
+  // Read a cold file's data into the page cache and map it, on io_threads()
+  // threads (MADV_POPULATE_READ where the kernel has it), so that it comes
+  // from the device with many requests in flight instead of one page fault
+  // at a time. Nothing is done for a file already (nearly) all in the page
+  // cache (mincore), nor without a mapping.
   void prefetch() const noexcept;
+
+  // Copy `out.size()` bytes of a tensor starting at `offset` within it: with
+  // pread (from the mapped file's descriptor too, which spares setting up the
+  // mapping's page tables for bytes that are copied anyway), or through the
+  // File for compressed checkpoints. A short read is io_error, never SIGBUS.
+  sft::Result<void> read(const sft::TensorInfo& info, std::uint64_t offset, std::span<std::byte> out) const;
 
  private:
   Source() = default;
   void* map_ = nullptr;  // our mapping (mmap backend); unmapped after file_ is destroyed
+  int fd_ = -1;          // the mapped file's descriptor (mmap backend), for copies
   std::size_t map_size_ = 0;
   std::optional<sft::File> file_;
   std::byte* data_ = nullptr;
@@ -71,17 +79,18 @@ class Source {
   std::string path_;
 };
 
-// Memory the package owns for a copied tensor: 64-byte aligned, or 2 MiB
-// aligned with transparent huge pages advised for 4 MiB and more (as numpy's
-// own allocator does), so that faulting in large fresh buffers costs less.
+// Memory the package owns for a copied tensor: 64-byte aligned; from 1 MiB a
+// page-aligned mapping of its own whose pages the kernel faults in at once.
 class OwnedBuffer {
  public:
   static sft::Result<OwnedBuffer> allocate(std::size_t bytes);
   OwnedBuffer() = default;
-  OwnedBuffer(OwnedBuffer&& o) noexcept : p_(std::exchange(o.p_, nullptr)), n_(std::exchange(o.n_, 0)) {}
+  OwnedBuffer(OwnedBuffer&& o) noexcept
+      : p_(std::exchange(o.p_, nullptr)), n_(std::exchange(o.n_, 0)), mapped_(std::exchange(o.mapped_, false)) {}
   OwnedBuffer& operator=(OwnedBuffer&& o) noexcept {
     std::swap(p_, o.p_);
     std::swap(n_, o.n_);
+    std::swap(mapped_, o.mapped_);
     return *this;
   }
   ~OwnedBuffer();
@@ -92,6 +101,7 @@ class OwnedBuffer {
  private:
   std::byte* p_ = nullptr;
   std::size_t n_ = 0;
+  bool mapped_ = false;
 };
 
 // One copy: `length` bytes of a tensor starting at `offset` within it, into dst.
@@ -106,6 +116,11 @@ struct ReadJob {
 // threads, large jobs cut into pieces so that one big tensor is read with
 // several requests in flight. The first error wins.
 sft::Result<void> read_all(const Source& src, std::span<const ReadJob> jobs, unsigned threads);
+
+// New copies of the tensors `infos` of `src`: the buffers allocated on one
+// thread per core, then read with read_all on `threads` threads.
+sft::Result<std::vector<OwnedBuffer>> copy_tensors(const Source& src, std::span<const sft::TensorInfo* const> infos,
+                                                   unsigned threads);
 
 // Threads for reading a file from its device: SFT_IO_THREADS when set, else
 // 16, enough requests in flight for a solid-state, virtual or network device

@@ -6,6 +6,7 @@
 // sft sorts the keys where the reference's order is random). Tensor bytes are
 // borrowed from the caller through raw pointers, as the reference's
 // TensorSpec does: the Python layer keeps the arrays alive during the call.
+#include <atomic>
 #include <cstring>
 #include <map>
 #include <optional>
@@ -143,8 +144,10 @@ void serialize_file(nb::dict tensors, nb::handle filename, const std::optional<s
 
 // The reference's deserialize: [(name, {"shape", "dtype", "data": bytearray})] in data order.
 nb::list deserialize(nb::bytes data) {
+  // The bytes object is immutable and referenced by the caller: parse it
+  // without the GIL.
   auto bytes = std::span<const std::byte>(reinterpret_cast<const std::byte*>(data.c_str()), data.size());
-  auto f = take(sft::File::from_memory(bytes));
+  auto f = take(without_gil([&] { return sft::File::from_memory(bytes); }));
   nb::list out;
   for (const auto& t : f.header().tensors()) {
     nb::dict d;
@@ -162,14 +165,24 @@ nb::list deserialize(nb::bytes data) {
 nb::dict load_bytes(nb::bytes data, std::string_view framework) {
   Emitter emitter(parse_framework(framework));
   auto bytes = std::span<const std::byte>(reinterpret_cast<const std::byte*>(data.c_str()), data.size());
-  auto f = take(sft::File::from_memory(bytes));
+  auto f = take(without_gil([&] { return sft::File::from_memory(bytes); }));
+  // Copy every tensor out without the GIL, then build the arrays.
+  const auto tensors = f.header().tensors();
+  std::vector<std::shared_ptr<OwnedBuffer>> buffers(tensors.size());
+  check(without_gil([&]() -> sft::Result<void> {
+    for (std::size_t i = 0; i < tensors.size(); ++i) {
+      SFT_TRY_ASSIGN(auto b, OwnedBuffer::allocate(static_cast<std::size_t>(tensors[i].byte_size())));
+      SFT_TRY_ASSIGN(auto v, f.view(tensors[i]));
+      if (v.size_bytes()) std::memcpy(b.data(), v.data(), v.size_bytes());
+      buffers[i] = std::make_shared<OwnedBuffer>(std::move(b));
+    }
+    return {};
+  }));
   nb::dict out;
-  for (const auto& t : f.header().tensors()) {
-    auto buffer = std::make_shared<OwnedBuffer>(take(OwnedBuffer::allocate(static_cast<std::size_t>(t.byte_size()))));
-    auto v = take(f.view(t));
-    if (v.size_bytes()) std::memcpy(buffer->data(), v.data(), v.size_bytes());
-    HostTensor h{buffer->data(), v.size_bytes(), t.dtype, t.shape};
-    out[py_name(t.name)] = emitter.owned(h, std::move(buffer));
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const auto& t = tensors[i];
+    HostTensor h{buffers[i]->data(), static_cast<std::size_t>(t.byte_size()), t.dtype, t.shape};
+    out[py_name(t.name)] = emitter.owned(h, std::move(buffers[i]));
   }
   return out;
 }
@@ -178,7 +191,20 @@ nb::dict load_bytes(nb::bytes data, std::string_view framework) {
 // header; declared ones are written later, in pieces, in any order. The file
 // appears (atomically) at commit(); abort() or an error leaves the target
 // untouched and no temporary behind.
+//
+// One thread at a time: the GIL is released during writes, so a second
+// thread calling in meanwhile (or any thread, on free-threaded Python) is
+// refused with writer_state instead of racing with the write in progress.
 class StreamWriter {
+  struct Busy {
+    explicit Busy(std::atomic<bool>& flag) : flag_(flag) {
+      if (flag_.exchange(true))
+        raise_error(sft::Errc::writer_state, "the Writer is in use by another thread: use one Writer per thread");
+    }
+    ~Busy() { flag_.store(false); }
+    std::atomic<bool>& flag_;
+  };
+
  public:
   StreamWriter(nb::handle path, const std::optional<std::map<std::string, std::string>>& metadata,
                std::uint64_t alignment, bool durable)
@@ -194,23 +220,27 @@ class StreamWriter {
   }
 
   void add(nb::handle name, const TensorSpec& spec, nb::handle keep) {
+    Busy busy(busy_);
     if (stream_ || done_) state_error("add() after the first write(): add every tensor before writing declared ones");
     check(writer_.add(name_bytes(name), spec.dtype, spec.shape, spec.bytes()));
     kept_.append(keep);  // the bytes are borrowed until the header is written
   }
 
   void declare(nb::handle name, std::string_view dtype, std::vector<std::uint64_t> shape) {
+    Busy busy(busy_);
     if (stream_ || done_) state_error("declare() after the first write(): declare every tensor first");
     check(writer_.declare(name_bytes(name), parse_spec_dtype(dtype), shape));
   }
 
   void write(nb::handle name, std::uintptr_t ptr, std::uint64_t len) {
+    Busy busy(busy_);
     start();
     std::string_view n = name_bytes(name);
     check(without_gil([&] { return stream_->write(n, bytes_at(ptr, len)); }), path_);
   }
 
   void write_at(nb::handle name, std::uint64_t offset, std::uintptr_t ptr, std::uint64_t len) {
+    Busy busy(busy_);
     start();
     std::string_view n = name_bytes(name);
     check(without_gil([&] { return stream_->write_at(n, offset, bytes_at(ptr, len)); }), path_);
@@ -219,6 +249,7 @@ class StreamWriter {
   std::uint64_t remaining() const { return stream_ ? stream_->remaining() : 0; }
 
   void commit() {
+    Busy busy(busy_);
     if (done_) state_error("the writer is already closed");
     auto r = without_gil([&] { return stream_ ? stream_->commit() : writer_.write_file(path_); });
     done_ = true;
@@ -228,6 +259,7 @@ class StreamWriter {
   }
 
   void abort() {
+    Busy busy(busy_);
     if (stream_) stream_->abort();
     stream_.reset();
     done_ = true;
@@ -256,6 +288,7 @@ class StreamWriter {
   std::optional<sft::StreamingWriter> stream_;
   nb::list kept_;
   bool done_ = false;
+  std::atomic<bool> busy_{false};
 };
 
 }  // namespace
