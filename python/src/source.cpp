@@ -209,7 +209,14 @@ sft::Result<std::vector<OwnedBuffer>> copy_tensors(const Source& src, std::span<
   // too, then the reads.
   std::vector<OwnedBuffer> buffers(infos.size());
   FirstError first;
-  sft::detail::parallel_for(infos.size(), std::max(1u, std::thread::hardware_concurrency()),
+  std::uint64_t total = 0;
+  for (const auto* info : infos) total += info->byte_size();
+  // Threads pay off only for large copies: starting one costs as much as
+  // copying tens of kilobytes.
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  const unsigned alloc_threads = total >= (std::uint64_t{64} << 20) ? cores : 1;
+  threads = static_cast<unsigned>(std::clamp<std::uint64_t>(total / (std::uint64_t{4} << 20), 1, threads));
+  sft::detail::parallel_for(infos.size(), alloc_threads,
                             [&](std::size_t i, unsigned) {
                               if (first.failed.load(std::memory_order_relaxed)) return;
                               auto b = OwnedBuffer::allocate(static_cast<std::size_t>(infos[i]->byte_size()));
