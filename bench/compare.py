@@ -643,8 +643,16 @@ def main(argv=None):
         failed = True
     report = render(a, info, caps, workloads, rows, checks, notes, cold_state)
     if a.out:
+        # bench/py_compare.py writes its section into the same file between
+        # markers: keep it.
+        kept = ""
+        if os.path.exists(a.out):
+            old = open(a.out).read()
+            begin, end = "<!-- py_compare.py: begin -->", "<!-- py_compare.py: end -->"
+            if begin in old and end in old:
+                kept = "\n" + begin + old.split(begin, 1)[1].split(end, 1)[0] + end + "\n"
         with open(a.out, "w") as f:
-            f.write(report)
+            f.write(report + kept)
         print(f"[compare] wrote {a.out}", file=sys.stderr)
     else:
         print(report)
@@ -702,7 +710,9 @@ def render(a, info, caps, workloads, rows, checks, notes, cold_state):
     add("Figures this script does not produce, each file with the commands that reproduce it: "
         "writing, streaming RSS and atomicity costs in bench/RESULTS-writer.md; hashing and "
         "compression in bench/RESULTS-integrity.md; the GPU upload pipeline and kernels in "
-        "bench/RESULTS-gpu.md.")
+        "bench/RESULTS-gpu.md. The Python packages (sft's against safetensors, fastsafetensors, Run:ai "
+        "Model Streamer and InstantTensor) are compared by bench/py_compare.py, in the last section of "
+        "this file, which this script keeps when it rewrites the rest.")
     add("")
     add("## Machine")
     add("")
