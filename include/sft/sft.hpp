@@ -11,6 +11,7 @@
 #include "sft/file.hpp"
 #include "sft/header.hpp"
 #include "sft/limits.hpp"
+#include "sft/remote.hpp"
 #include "sft/result.hpp"
 #include "sft/slice.hpp"
 #include "sft/strict.hpp"

@@ -1,0 +1,78 @@
+// src/remote/remote_source.hpp — a File's bytes fetched over HTTP(S) (internal).
+//
+// open() fetches the header with at most two range requests (the first one,
+// of RemoteOptions::first_request_bytes, usually holds the 8-byte length and
+// the whole header) and parses it with parse_header, exactly as a local file.
+// The bytes of that first response stay cached: reads inside them cost no
+// request (a small file is read entirely by its first request). Other reads go
+// to the server: a batch is planned into coalesced, split range requests
+// (range_plan.hpp) fetched in parallel (remote_client.hpp), straight into the
+// caller's buffers.
+//
+// With RemoteOptions::verify_digests, every tensor that a read covers whole
+// is hashed and compared with the file's embedded XXH3-128 digest
+// (sft/digest.hpp) before the read returns: digest_mismatch naming the tensor.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "remote/remote_client.hpp"
+#include "sft/digest.hpp"
+#include "sft/header.hpp"
+#include "sft/limits.hpp"
+#include "sft/remote.hpp"
+#include "sft/result.hpp"
+
+namespace sft::detail {
+
+// One read of a batch: out.size() bytes at `offset` into `out`.
+struct RemoteRead {
+  std::uint64_t offset = 0;
+  std::span<std::byte> out;
+};
+
+class RemoteSource {
+ public:
+  struct Opened;
+  // Fetch and validate the header of the file at `url`.
+  static Result<Opened> open(std::string_view url, const RemoteOptions& options, const Limits& limits);
+
+  std::string_view kind() const noexcept { return "remote"; }
+  std::uint64_t size() const noexcept { return size_; }
+  // invalid_argument for a range outside [0, size()).
+  Result<void> read(std::uint64_t offset, std::span<std::byte> out) const;
+  Result<void> read_ranges(std::span<const RemoteRead> reads) const;
+
+  RemoteStats stats() const noexcept { return client_->stats(); }
+  const std::string& url() const noexcept { return url_; }  // redacted: safe in messages
+  // The bytes of the first response (at least the whole header).
+  std::span<const std::byte> head() const noexcept { return head_; }
+
+ private:
+  RemoteSource() = default;
+  Result<void> verify(std::span<const RemoteRead> reads) const;
+
+  std::unique_ptr<RemoteClient> client_;
+  std::string url_;
+  std::uint64_t size_ = 0;
+  std::vector<std::byte> head_;
+  struct Expected {
+    std::uint64_t begin = 0, end = 0;  // file offsets of the tensor's bytes
+    Digest128 digest;
+    std::string name;
+  };
+  std::vector<Expected> digests_;  // sorted by begin; empty unless verify_digests and the file has digests
+};
+
+struct RemoteSource::Opened {
+  std::unique_ptr<RemoteSource> source;
+  Header header;
+};
+
+}  // namespace sft::detail
