@@ -11,6 +11,7 @@
 #include "checkpoint_cli.hpp"
 #include "command.hpp"
 #include "header_loader.hpp"
+#include "remote_cli.hpp"
 #include "sft_internal/json_escape.hpp"
 #include "sft/strict.hpp"
 
@@ -38,6 +39,7 @@ FileResult validate_checkpoint(const std::string& path, bool strict) {
   FileResult r{path, LoadedHeader::Status::valid, {}, {}, true};
   CheckpointOptions options;
   options.strict = strict;
+  options.open = with_remote(options.open);
   auto c = Checkpoint::open(path, options);
   if (!c) {
     r.status = error_status(c.error()) == 2 ? LoadedHeader::Status::unreadable : LoadedHeader::Status::invalid;

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "command.hpp"
+#include "remote_cli.hpp"
 #include "sft/compressed.hpp"
 
 namespace sft::cli {
@@ -59,7 +60,28 @@ LoadedHeader read_failure(int err) {
 
 }  // namespace
 
+// A URL: the File's own open (header only), its header bytes from the
+// first response (no further request).
+LoadedHeader load_remote_header(const std::string& url) {
+  auto f = File::open(url, with_remote({.mode = ReadMode::pread}));
+  LoadedHeader r;
+  if (!f) {
+    r.status = is_remote_error(f.error().code) || f.error().code == Errc::io_error ? LoadedHeader::Status::unreadable
+                                                                                    : LoadedHeader::Status::invalid;
+    r.error = std::move(f).error();
+    return r;
+  }
+  r.file_size = f->size();
+  r.prefix.resize(static_cast<std::size_t>(f->header().data_start()));
+  if (auto s = f->read_bytes(0, r.prefix); !s) return unreadable(s.error());
+  r.header = f->header();
+  r.status = LoadedHeader::Status::valid;
+  r.remote.emplace(std::move(*f));
+  return r;
+}
+
 LoadedHeader load_header(const std::string& path) {
+  if (is_url_arg(path)) return load_remote_header(path);
   // stat before open: a FIFO or a device is refused without being opened
   // (opening one can block or have side effects); fstat after open catches a
   // path swapped in between.

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "command.hpp"
+#include "remote_cli.hpp"
 
 namespace sft::cli {
 
@@ -52,7 +53,8 @@ static void print_help() {
     s.append(c.name.size() < 12 ? 12 - c.name.size() : 1, ' ');
     s += std::string(c.summary) + "\n";
   }
-  s += "\n`sft COMMAND --help` shows a command's usage.\n";
+  s += "\n`sft COMMAND --help` shows a command's usage. FILE arguments may be http(s) URLs; the options\n"
+       "--ca-file FILE, --allow-http and --remote-option KEY=VALUE apply to them (docs/remote.md).\n";
   out(s);
 }
 
@@ -60,16 +62,23 @@ static void print_help() {
 
 int main(int argc, char** argv) {
   using namespace sft::cli;
-  if (argc < 2) {
+  // The options of remote reads apply to every command (tools/remote_cli.hpp).
+  std::vector<std::string_view> args(argv + 1, argv + argc);
+  std::string bad;
+  if (!take_remote_flags(args, &bad)) {
+    err("sft: " + printable(bad) + "\n");
+    return 2;
+  }
+  if (args.empty()) {
     print_help();
     return 2;
   }
-  std::string_view name = argv[1];
+  std::string_view name = args.front();
+  args.erase(args.begin());
   if (name == "--help" || name == "-h" || name == "help") {
     print_help();
     return 0;
   }
-  std::vector<std::string_view> args(argv + 2, argv + argc);
   for (const auto& c : registry()) {
     if (c.name != name) continue;
     if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {

@@ -24,6 +24,7 @@
 
 #include "sft/header.hpp"
 #include "sft/limits.hpp"
+#include "sft/remote.hpp"
 #include "sft/result.hpp"
 #include "sft/slice.hpp"
 #include "sft/tensor_view.hpp"
@@ -50,6 +51,8 @@ struct OpenOptions {
   // Recognise compressed checkpoints (sft/compressed.hpp); when false, such a
   // file is rejected by the header parser like any other non-safetensors file.
   bool allow_compressed = true;
+  // How an http:// or https:// URL is fetched (sft/remote.hpp); unused for paths.
+  RemoteOptions remote{};
 };
 
 class CompressedReader;

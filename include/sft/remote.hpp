@@ -116,9 +116,36 @@ struct RemoteStats {
   std::uint64_t redirects = 0;  // redirect hops followed
 };
 
+// True for the codes of failed remote reads (160..179: transport, server and
+// URL problems), which say nothing about the file's format. Command-line
+// tools report them as "unreadable", like io_error.
+constexpr bool is_remote_error(Errc code) noexcept {
+  return static_cast<int>(code) >= 160 && static_cast<int>(code) < 180;
+}
+
 // True for a string File::open / Checkpoint::open treat as a URL: it starts
 // with http:// or https:// (scheme in any case).
 bool is_url(std::string_view s) noexcept;
+
+class File;
+
+// What a File opened from a URL knows about its server side.
+struct RemoteInfo {
+  std::string url;            // as given (query shown as "?...")
+  std::string effective_url;  // where the opening request's redirects led (query shown as "?...")
+  std::uint64_t size = 0;     // bytes in the file
+  std::string etag;           // the pinned strong ETag, or empty
+  std::string last_modified;  // the Last-Modified of the first response, or empty
+  RemoteStats stats;          // so far
+};
+
+// invalid_argument unless `file` was opened from a URL.
+Result<RemoteInfo> remote_info(const File& file);
+
+// The whole body of a small resource (an index.json) under the same rules as
+// a remote file's reads (TLS, redirects, token, retries, timeouts): one GET
+// answered with 200; remote_too_large beyond max_bytes.
+Result<std::string> fetch_text(std::string_view url, const RemoteOptions& options, std::uint64_t max_bytes);
 
 // True when this sft was built with libcurl (SFT_WITH_CURL); otherwise every
 // URL is refused with remote_unsupported.

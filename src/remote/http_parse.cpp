@@ -95,7 +95,7 @@ std::optional<std::time_t> parse_http_date(std::string_view v) noexcept {
   long long y = static_cast<long long>(*year) - (month < 2 ? 1 : 0);
   const long long era = (y >= 0 ? y : y - 399) / 400;
   const long long yoe = y - era * 400;
-  const long long mp = (month + 9) % 12;
+  const long long mp = (month + 10) % 12;  // March = 0 (month is 0-based here)
   const long long doy = (153 * mp + 2) / 5 + static_cast<long long>(*day) - 1;
   const long long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
   const long long days = era * 146097 + doe - 719468;

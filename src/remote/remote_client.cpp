@@ -61,6 +61,11 @@ const RemoteOptions& RemoteClient::options() const noexcept {
   static const RemoteOptions none;
   return none;
 }
+const std::string& RemoteClient::etag() const noexcept {
+  static const std::string none;
+  return none;
+}
+const std::string& RemoteClient::last_modified() const noexcept { return etag(); }
 
 #else  // SFT_HAVE_CURL
 
@@ -848,6 +853,8 @@ std::uint64_t RemoteClient::size() const noexcept { return s_->size; }
 const Url& RemoteClient::url() const noexcept { return s_->origin; }
 std::string RemoteClient::effective_url() const { return s_->effective.redacted(); }
 const RemoteOptions& RemoteClient::options() const noexcept { return s_->options; }
+const std::string& RemoteClient::etag() const noexcept { return s_->etag; }
+const std::string& RemoteClient::last_modified() const noexcept { return s_->last_modified; }
 RemoteStats RemoteClient::stats() const noexcept {
   RemoteStats st;
   st.requests = s_->requests.load(std::memory_order_relaxed);

@@ -82,6 +82,8 @@ class RemoteClient {
   std::string effective_url() const;    // where the redirects of open() led (redacted)
   RemoteStats stats() const noexcept;
   const RemoteOptions& options() const noexcept;
+  const std::string& etag() const noexcept;           // pinned by open(); empty without a strong ETag
+  const std::string& last_modified() const noexcept;  // of open()'s response; may be empty
 
   struct State;  // defined in remote_client.cpp
 

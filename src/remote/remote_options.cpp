@@ -93,6 +93,11 @@ Result<void> set_remote_option(RemoteOptions& o, std::string_view key, std::stri
   return Error(Errc::invalid_argument, "unknown remote option \"" + std::string(key) + "\" (docs/remote.md lists them)");
 }
 
+Result<std::string> fetch_text(std::string_view url, const RemoteOptions& options, std::uint64_t max_bytes) {
+  SFT_TRY_ASSIGN(auto client, detail::RemoteClient::create(url, options));
+  return client->get_whole(max_bytes);
+}
+
 Result<void> set_remote_options(RemoteOptions& options, std::string_view list) {
   while (!list.empty()) {
     const auto comma = list.find(',');

@@ -46,6 +46,17 @@ Result<RemoteSource::Opened> RemoteSource::open(std::string_view url, const Remo
   return Opened{std::move(s), std::move(header)};
 }
 
+RemoteInfo RemoteSource::info() const {
+  RemoteInfo i;
+  i.url = url_;
+  i.effective_url = client_->effective_url();
+  i.size = size_;
+  i.etag = client_->etag();
+  i.last_modified = client_->last_modified();
+  i.stats = client_->stats();
+  return i;
+}
+
 Result<void> RemoteSource::read(std::uint64_t offset, std::span<std::byte> out) const {
   const RemoteRead one{offset, out};
   return read_ranges({&one, 1});

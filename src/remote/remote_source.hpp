@@ -50,6 +50,7 @@ class RemoteSource {
   Result<void> read_ranges(std::span<const RemoteRead> reads) const;
 
   RemoteStats stats() const noexcept { return client_->stats(); }
+  RemoteInfo info() const;
   const std::string& url() const noexcept { return url_; }  // redacted: safe in messages
   // The bytes of the first response (at least the whole header).
   std::span<const std::byte> head() const noexcept { return head_; }

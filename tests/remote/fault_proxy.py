@@ -18,7 +18,9 @@ Request i (from 0, in arrival order) is given to rule(i, request); None means
     status_200                forward a 206 as "200 OK" without its Content-Range (a server ignoring ranges)
     gzip                      forward with the body gzip-compressed and Content-Encoding: gzip
     stall        bytes=N, seconds=S   forward the head and N body bytes, then send nothing for S seconds
-    respond      status, headers={}, body=b""   answer without asking upstream
+    respond      status, headers={}, body=b"", length=len(body), stall=S
+                                           answer without asking upstream (declaring `length` body
+                                           bytes; with `stall`, wait S seconds after the body, then close)
     redirect     location, status=302           answer with a redirect
     forever      chunk=65536                    answer 200 with no length and stream zeros until the client leaves
     overlong     extra=N                        forward a 206 close-delimited (no Content-Length), N bytes past its range
@@ -181,10 +183,14 @@ class FaultProxy:
             kind = "pass"
         if kind == "respond":
             body = action.get("body", b"")
-            hdrs = list(action.get("headers", {}).items()) + [("Content-Length", str(len(body)))]
+            length = action.get("length", len(body))
+            hdrs = list(action.get("headers", {}).items()) + [("Content-Length", str(length))]
             writer.write(self._head(action["status"], action.get("reason", "Test"), hdrs) + body)
             await writer.drain()
-            return True
+            if "stall" in action:  # then send nothing more for a while, and hang up
+                await asyncio.sleep(action["stall"])
+                return False
+            return length == len(body)
         if kind == "redirect":
             hdrs = [("Location", action["location"]), ("Content-Length", "0")]
             writer.write(self._head(action.get("status", 302), "Found", hdrs))
