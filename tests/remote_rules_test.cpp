@@ -69,6 +69,16 @@ TEST(RemoteUrl, RefusesWhatItMustNotFetch) {
   EXPECT_EQ(cred.error().message.find("hunter2"), std::string::npos);
 }
 
+TEST(RemoteUrl, RedactsCredentialsAndQueries) {
+  EXPECT_EQ(redact_url("https://user:pw@h:1/a/b?X-Amz-Signature=abc#frag"), "https://***@h:1/a/b?...");
+  EXPECT_EQ(redact_url("http://h/a"), "http://h/a");
+  EXPECT_EQ(redact_url("http://h?x=1"), "http://h?...");
+  EXPECT_EQ(redact_url("model.safetensors?x"), "model.safetensors?x");  // not a URL: unchanged
+  auto bad = parse_url("https://h:99999/x?token=abc");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message.find("token=abc"), std::string::npos) << bad.error().message;
+}
+
 TEST(RemoteUrl, Loopback) {
   for (const char* s : {"http://localhost/x", "http://127.0.0.1/x", "http://127.255.3.4:81/x", "http://[::1]/x"}) {
     auto u = parse_url(s);

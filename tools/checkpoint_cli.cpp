@@ -52,7 +52,7 @@ bool checkpoint_metadata(const std::string& path, const Checkpoint& c, std::vect
       auto it = std::find_if(out->begin(), out->end(), [&](const MetadataEntry& e) { return e.key == m.key; });
       if (it == out->end()) out->push_back(m);
       else if (it->value != m.value)
-        err(printable(path) + ": warning: metadata key \"" + printable(m.key) + "\" differs between shards; kept " +
+        err(shown_path(path) + ": warning: metadata key \"" + printable(m.key) + "\" differs between shards; kept " +
             "the value of the first\n");
     }
   }

@@ -16,7 +16,9 @@
 #include <string>
 #include <vector>
 
+#include "checkpoint_cli.hpp"
 #include "command.hpp"
+#include "remote_cli.hpp"
 #include "sft/file.hpp"
 #include "sft/gpu/device.hpp"
 #include "sft/gpu/loader.hpp"
@@ -39,7 +41,8 @@ constexpr std::string_view kUsage =
     "  --staging CxM      C pinned staging buffers of M MiB (default 4x64)\n"
     "  --staged/--direct  force the staging ring / reading straight into device memory\n"
     "  --pread            read with pread instead of from the file's mapping\n"
-    "  a DIR uploads every *.safetensors file in it (the shards of a checkpoint)\n"
+    "  a DIR uploads every *.safetensors file in it (the shards of a checkpoint), an index\n"
+    "  (*.json) its shards; FILE and index may be http(s) URLs (docs/remote.md)\n"
     "exit status: 0 uploaded (and verified), 1 verification failed, 2 usage, input or device error";
 
 std::string human_bytes(std::uint64_t b) {
@@ -153,16 +156,24 @@ int parse_load(std::span<const std::string_view> args, LoadArgs& a) {
   return 0;
 }
 
-// The files to upload for one input: the file, or a directory's *.safetensors.
+// The files to upload for one input: the file, a directory's *.safetensors,
+// or the shards of a checkpoint's index (a path or URL ending in .json).
 bool expand(const std::string& input, std::vector<std::string>& files) {
   std::error_code ec;
+  if (is_checkpoint_path(input) && !fs::is_directory(input, ec)) {
+    int status = 0;
+    auto c = open_checkpoint_or_report(input, &status);
+    if (!c) return false;
+    for (std::size_t i = 0; i < c->shards().size(); ++i) files.push_back(c->shard_path(i).string());
+    return true;
+  }
   if (fs::is_directory(input, ec)) {
     std::vector<std::string> found;
     for (const auto& e : fs::directory_iterator(input, ec))
       if (e.path().extension() == ".safetensors" && e.is_regular_file(ec)) found.push_back(e.path().string());
     std::sort(found.begin(), found.end());
     if (found.empty()) {
-      err("sft gpu: " + printable(input) + ": no *.safetensors file in this directory\n");
+      err("sft gpu: " + shown_path(input) + ": no *.safetensors file in this directory\n");
       return false;
     }
     files.insert(files.end(), found.begin(), found.end());
@@ -203,7 +214,7 @@ int run_load(std::span<const std::string_view> args) {
     std::vector<File> files;
     bool ok = true;
     for (const auto& p : paths) {
-      auto f = File::open(p, {.hint = AccessHint::sequential});
+      auto f = File::open(p, with_remote({.hint = AccessHint::sequential}));
       if (!f) {
         err("sft gpu: " + printable(p) + ": " + printable(f.error().to_string()) + "\n");
         ok = false;
@@ -229,7 +240,7 @@ int run_load(std::span<const std::string_view> args) {
     if (!up) {
       const Error& e = up.error();
       // The error names the file offset; say which file when there are several.
-      std::string where = printable(input);
+      std::string where = shown_path(input);
       err("sft gpu: " + where + ": " + printable(e.to_string()) + "\n");
       status = std::max(status, e.code == Errc::gpu_verify_failed ? 1 : 2);
       continue;
@@ -237,7 +248,7 @@ int run_load(std::span<const std::string_view> args) {
     const gpu::UploadStats& st = up->stats;
     char rate[64];
     std::snprintf(rate, sizeof rate, "%.3f GB/s", st.gb_per_second());
-    std::string s = printable(input) + ": " + std::to_string(paths.size()) + " file(s), " +
+    std::string s = shown_path(input) + ": " + std::to_string(paths.size()) + " file(s), " +
                     std::to_string(st.tensors) + " tensors in " + std::to_string(st.regions) + " region(s), " +
                     human_bytes(st.bytes) + " in " + seconds(st.seconds) + " = " + rate + "\n";
     s += "  " + std::string(st.direct ? "direct into device memory" : "staged through pinned buffers") + ", " +

@@ -153,7 +153,7 @@ int pull_file(const std::string& url, const fs::path& dir, const std::string& na
     auto mine = File::open(target, {.mode = ReadMode::pread});
     std::vector<std::byte> a(static_cast<std::size_t>(f->header().data_start())), b(a.size());
     if (mine && mine->size() == size && f->read_bytes(0, a) && mine->read_bytes(0, b) && a == b) {
-      out(printable(url) + " -> " + printable(target.string()) + ": up to date\n");
+      out(shown_path(url) + " -> " + printable(target.string()) + ": up to date\n");
       return 0;
     }
   }
@@ -257,7 +257,7 @@ int pull_file(const std::string& url, const fs::path& dir, const std::string& na
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   char rate[64];
   std::snprintf(rate, sizeof rate, "%.1f MB/s", secs > 0 ? static_cast<double>(size - resumed) / secs / 1e6 : 0.0);
-  std::string line = printable(url) + " -> " + printable(target.string()) + ": " + std::to_string(size) + " bytes, " +
+  std::string line = shown_path(url) + " -> " + printable(target.string()) + ": " + std::to_string(size) + " bytes, " +
                      rate;
   if (resumed) line += ", resumed after " + std::to_string(resumed) + " bytes";
   if (verified) line += ", digests verified";
@@ -284,7 +284,7 @@ int pull_checkpoint(const std::string& url, const fs::path& dir, const PullOptio
   auto r = af->write_at(0, std::as_bytes(std::span(text->data(), text->size())));
   if (r) r = af->commit(true);
   if (!r) return fail((dir / index_name).string(), r.error());
-  out(printable(url) + " -> " + printable((dir / index_name).string()) + ": index of " +
+  out(shown_path(url) + " -> " + printable((dir / index_name).string()) + ": index of " +
       std::to_string(c->shards().size()) + " shard(s)\n");
   return 0;
 }
@@ -317,7 +317,7 @@ int run_pull(std::span<const std::string_view> args) {
   }
   if (pos.size() != 2) return usage_error("pull", "expected URL DIR");
   const std::string& url = pos[0];
-  if (!is_url(url)) return usage_error("pull", "not an http:// or https:// URL: " + printable(url));
+  if (!is_url(url)) return usage_error("pull", "not an http:// or https:// URL: " + shown_path(url));
   const fs::path dir = pos[1];
   std::error_code ec;
   fs::create_directories(dir, ec);

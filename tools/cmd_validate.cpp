@@ -163,13 +163,13 @@ int run_validate(std::span<const std::string_view> args) {
         std::string lines;
         for (const auto& e : r.warnings) {
           std::string line = error_line(path, e);
-          lines += line.insert(printable(path).size() + 2, "warning: ");
+          lines += line.insert(shown_path(path).size() + 2, "warning: ");
         }
         std::fflush(stdout);
         err(lines);
       }
       if (r.errors.empty()) {
-        out(printable(path) + ": ok\n");
+        out(shown_path(path) + ": ok\n");
       } else {
         std::string lines;
         for (const auto& e : r.errors) lines += error_line(path, e);

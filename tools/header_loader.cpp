@@ -153,7 +153,7 @@ std::string error_line(std::string_view file, const Error& e) {
   // to_string() already escapes control characters in the tensor name; a
   // message may still quote raw bytes, so escape what is left the same way.
   static constexpr char hex[] = "0123456789abcdef";
-  std::string s = printable(file) + ": ";
+  std::string s = shown_path(file) + ": ";
   for (char ch : e.to_string()) {
     const auto c = static_cast<unsigned char>(ch);
     if (c < 0x20 || c == 0x7f) {

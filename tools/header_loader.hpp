@@ -39,7 +39,7 @@ LoadedHeader load_header(const std::string& path);
 int exit_status(LoadedHeader::Status s) noexcept;
 
 // "FILE: CODE: message (offset N, tensor NAME)\n": the file name made
-// printable, then Error::to_string() with any control character left in the
+// printable (a URL's credentials and query hidden, redact_url), then Error::to_string() with any control character left in the
 // message escaped as \xNN, so the report is one line whatever bytes it holds.
 std::string error_line(std::string_view file, const Error& e);
 

@@ -7,6 +7,7 @@
 
 #include "command.hpp"
 #include "remote_cli.hpp"
+#include "sft/remote.hpp"
 
 namespace sft::cli {
 
@@ -43,6 +44,8 @@ std::string printable(std::string_view s) {
   }
   return r;
 }
+
+std::string shown_path(std::string_view path) { return printable(redact_url(path)); }
 
 static void print_help() {
   auto cmds = registry();

@@ -114,6 +114,7 @@ class File {
   Views views() && = delete;
 
  private:
+  friend Result<RemoteInfo> remote_info(const File& file);
   struct Impl;
   explicit File(std::unique_ptr<Impl> impl) noexcept;
   std::unique_ptr<Impl> impl_;

@@ -147,6 +147,11 @@ Result<RemoteInfo> remote_info(const File& file);
 // answered with 200; remote_too_large beyond max_bytes.
 Result<std::string> fetch_text(std::string_view url, const RemoteOptions& options, std::uint64_t max_bytes);
 
+// `s` fit to be shown: for a URL, user information replaced by "***" and the
+// query by "?..." (a CDN's signature, a token in a query), the fragment
+// dropped; anything else unchanged.
+std::string redact_url(std::string_view s);
+
 // True when this sft was built with libcurl (SFT_WITH_CURL); otherwise every
 // URL is refused with remote_unsupported.
 bool remote_supported() noexcept;

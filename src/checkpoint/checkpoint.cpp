@@ -118,11 +118,15 @@ Checkpoint& Checkpoint::operator=(Checkpoint&&) noexcept = default;
 Checkpoint::~Checkpoint() = default;
 
 Result<Checkpoint> Checkpoint::open(const fs::path& path, const CheckpointOptions& options) {
+  // An http(s) URL names a file or an index (its path, without the query,
+  // ends in .json); its shards are URLs beside it (docs/remote.md).
+  const bool remote = is_url(path.native());
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0)
+  if (!remote && ::stat(path.c_str(), &st) != 0)
     return Error(Errc::io_error, "cannot open " + path.string() + ": " + std::strerror(errno));
-  Located where{path, ends_with(path.filename().string(), ".json")};
-  if (S_ISDIR(st.st_mode)) {
+  Located where{path, ends_with(path.native().substr(0, remote ? path.native().find_first_of("?#") : std::string::npos),
+                                ".json")};
+  if (!remote && S_ISDIR(st.st_mode)) {
     auto found = locate_in_directory(path);
     if (!found) return std::move(found).error();
     where = std::move(*found);
@@ -150,15 +154,16 @@ Result<Checkpoint> Checkpoint::open(const fs::path& path, const CheckpointOption
 
   impl->sharded = true;
   impl->index = where.path;
-  auto parsed = detail::read_index(where.path, options.max_index_bytes);
+  auto parsed = remote ? detail::read_remote_index(path.native(), options.open.remote, options.max_index_bytes)
+                       : detail::read_index(where.path, options.max_index_bytes);
   if (!parsed) return std::move(parsed).error();
   impl->has_total = parsed->has_total_size;
   impl->total = parsed->total_size;
 
   char buf[PATH_MAX];
-  if (::realpath(impl->dir.c_str(), buf) == nullptr)
+  if (!remote && ::realpath(impl->dir.c_str(), buf) == nullptr)
     return Error(Errc::io_error, "cannot resolve " + impl->dir.string() + ": " + std::strerror(errno));
-  const std::string real_dir(buf);
+  const std::string real_dir(remote ? "" : buf);
 
   auto& wm = parsed->weight_map;
   for (const auto& [tensor, shard] : wm) impl->shard_names.push_back(shard);
@@ -166,7 +171,8 @@ Result<Checkpoint> Checkpoint::open(const fs::path& path, const CheckpointOption
   impl->shard_names.erase(std::unique(impl->shard_names.begin(), impl->shard_names.end()), impl->shard_names.end());
   impl->slots = std::make_unique<Slot[]>(impl->shard_names.size());
   for (std::size_t i = 0; i < impl->shard_names.size(); ++i) {
-    auto p = detail::resolve_shard(impl->dir, real_dir, impl->shard_names[i], options.follow_external_symlinks);
+    auto p = remote ? detail::remote_shard(path.native(), impl->shard_names[i])
+                    : detail::resolve_shard(impl->dir, real_dir, impl->shard_names[i], options.follow_external_symlinks);
     if (!p) {
       Error e = std::move(p).error();
       // Name a tensor that maps to the bad shard, so the error points into weight_map.

@@ -316,7 +316,7 @@ Result<DeviceTensors> upload(const Device& device, std::span<const File* const> 
   bool use_pread = false;
   for (const File* f : files) {
     // A compressed checkpoint has no usable descriptor; read_bytes decompresses.
-    bool can_map = f->mapped(), can_pread = f->fd() >= 0 || f->compressed();
+    bool can_map = f->mapped(), can_pread = f->fd() >= 0 || f->compressed() || remote_info(*f).ok();
     if (options.read == ReadMethod::mapping && !can_map)
       return Error(Errc::not_mapped, "ReadMethod::mapping asked of a file opened in pread mode");
     if (options.read == ReadMethod::pread && !can_pread)

@@ -13,6 +13,7 @@
 
 #include "io/byte_source.hpp"
 #include "header/header_parse.hpp"
+#include "remote/remote_source.hpp"
 #include "header/header_read.hpp"
 #include "sft/compressed.hpp"
 
@@ -28,6 +29,8 @@ struct File::Impl {
   // Set for a compressed checkpoint: it borrows `fd` and serves every read
   // (base stays null, as in pread mode). See sft/compressed.hpp.
   std::unique_ptr<CompressedReader> compressed;
+  // Set for a URL (src/remote/): serves every read, like pread mode.
+  std::unique_ptr<detail::RemoteSource> remote;
 
   // Copy file bytes [at, at + out.size()), already checked to lie within the file.
   Result<void> read_at(std::uint64_t at, std::span<std::byte> out) const {
@@ -37,6 +40,7 @@ struct File::Impl {
       return {};
     }
     if (compressed) return compressed->read(at, out);
+    if (remote) return remote->read(at, out);
     return detail::pread_exact(fd, at, out);
   }
 
@@ -60,6 +64,15 @@ File& File::operator=(File&&) noexcept = default;
 File::~File() = default;
 
 Result<File> File::open(const std::filesystem::path& path, const OpenOptions& options) {
+  if (is_url(path.native())) {
+    SFT_TRY_ASSIGN(auto opened, detail::RemoteSource::open(path.native(), options.remote, options.limits));
+    auto impl = std::make_unique<Impl>();
+    impl->mode = ReadMode::pread;
+    impl->size = opened.source->size();
+    impl->header = std::move(opened.header);
+    impl->remote = std::move(opened.source);
+    return File(std::move(impl));
+  }
   auto impl = std::make_unique<Impl>();
   impl->mode = options.mode;
   impl->fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -165,7 +178,8 @@ Result<TensorView> File::tensor(std::string_view name) const& {
   if (!info) return Error(Errc::not_found, "no tensor of that name", Error::no_offset, std::string(name));
   if (!impl_->base)
     return Error(Errc::not_mapped, impl_->compressed ? "the file is a compressed checkpoint; copy the tensor out with read()"
-                                     : "the file was opened in pread mode; copy the tensor out with read()",
+                                   : impl_->remote   ? "the file is remote; copy the tensor out with read()"
+                                                     : "the file was opened in pread mode; copy the tensor out with read()",
                  Error::no_offset, std::string(name));
   return view(*info);
 }
@@ -207,6 +221,16 @@ Result<SlicePlan> File::read_slice(const TensorInfo& info, std::span<const Slice
   });
   if (!status) return std::move(status).error();
   return plan;
+}
+
+}  // namespace sft
+
+namespace sft {
+
+// Temporary glue until File reads through detail::ByteSource (issue 14).
+Result<RemoteInfo> remote_info(const File& file) {
+  if (!file.impl_->remote) return Error(Errc::invalid_argument, "the file was not opened from a URL");
+  return file.impl_->remote->info();
 }
 
 }  // namespace sft

@@ -40,9 +40,12 @@ bool remote_built_with_curl() noexcept {
 struct RemoteClient::State {};
 RemoteClient::RemoteClient(std::unique_ptr<State> state) noexcept : s_(std::move(state)) {}
 RemoteClient::~RemoteClient() = default;
-Result<std::unique_ptr<RemoteClient>> RemoteClient::create(std::string_view url, const RemoteOptions&) {
-  return Error(Errc::remote_unsupported, "cannot fetch " + std::string(url.substr(0, 300)) +
-                                             ": this sft was built without libcurl (SFT_WITH_CURL=OFF)");
+Result<std::unique_ptr<RemoteClient>> RemoteClient::create(std::string_view text, const RemoteOptions& options) {
+  // The URL rules first, so that a refused URL gets the same error in every build.
+  SFT_TRY_ASSIGN(Url url, parse_url(text));
+  SFT_TRY(check_scheme(url, options.allow_http));
+  return Error(Errc::remote_unsupported,
+               "cannot fetch " + url.redacted() + ": this sft was built without libcurl (SFT_WITH_CURL)");
 }
 Result<std::size_t> RemoteClient::open(std::span<std::byte>) { return Error(Errc::remote_unsupported, "no libcurl"); }
 Result<void> RemoteClient::fetch_growing(std::uint64_t, std::uint64_t, std::vector<std::byte>&) {

@@ -11,6 +11,8 @@ namespace sft {
 bool is_url(std::string_view s) noexcept { return detail::looks_like_url(s); }
 bool remote_supported() noexcept { return detail::remote_built_with_curl(); }
 
+std::string redact_url(std::string_view s) { return detail::redact_text(s); }
+
 namespace {
 
 Error bad_value(std::string_view key, std::string_view value, std::string_view want) {

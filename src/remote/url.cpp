@@ -19,7 +19,7 @@ bool starts_with_nocase(std::string_view s, std::string_view prefix) noexcept {
 }
 
 // A URL quoted in a message: control bytes escaped, at most 300 bytes.
-std::string quoted(std::string_view s) {
+std::string quote_for_message(std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
   std::string r = "\"";
   for (std::size_t i = 0; i < s.size() && i < 300; ++i) {
@@ -37,7 +37,7 @@ std::string quoted(std::string_view s) {
 }
 
 Error bad_url(std::string_view text, std::string why) {
-  return Error(Errc::remote_url, "cannot fetch " + quoted(text) + ": " + std::move(why));
+  return Error(Errc::remote_url, "cannot fetch " + quote_for_message(redact_text(text)) + ": " + std::move(why));
 }
 
 bool unreserved(unsigned char c) noexcept {
@@ -125,6 +125,30 @@ std::string Url::redacted() const {
 
 bool looks_like_url(std::string_view s) noexcept {
   return starts_with_nocase(s, "http://") || starts_with_nocase(s, "https://");
+}
+
+std::string redact_text(std::string_view s) {
+  if (!looks_like_url(s)) return std::string(s);
+  const std::size_t start = s.find("://") + 3;
+  std::size_t auth_end = s.find_first_of("/?#", start);
+  if (auth_end == std::string_view::npos) auth_end = s.size();
+  std::string out(s.substr(0, start));
+  const std::string_view authority = s.substr(start, auth_end - start);
+  if (const auto at = authority.rfind('@'); at != std::string_view::npos) {
+    out += "***";
+    out += authority.substr(at);
+  } else {
+    out += authority;
+  }
+  std::string_view rest = s.substr(auth_end);
+  rest = rest.substr(0, rest.find('#'));
+  if (const auto q = rest.find('?'); q != std::string_view::npos) {
+    out += rest.substr(0, q);
+    out += "?...";
+  } else {
+    out += rest;
+  }
+  return out;
 }
 
 Result<Url> parse_url(std::string_view text) {

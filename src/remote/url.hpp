@@ -41,6 +41,9 @@ struct Url {
 // File::open and Checkpoint::open take for a URL rather than a path.
 bool looks_like_url(std::string_view s) noexcept;
 
+// sft::redact_url: user information as "***", the query as "?...", no fragment.
+std::string redact_text(std::string_view s);
+
 // Parse an absolute http(s) URL (see the rules above).
 Result<Url> parse_url(std::string_view text);
 

@@ -25,6 +25,7 @@ Request i (from 0, in arrival order) is given to rule(i, request); None means
     forever      chunk=65536                    answer 200 with no length and stream zeros until the client leaves
     overlong     extra=N                        forward a 206 close-delimited (no Content-Length), N bytes past its range
     hook         fn                             call fn() before forwarding (e.g. replace the file upstream)
+    ignore_range                                forward without the Range header (a server that ignores ranges)
 
 The proxy itself runs on a thread of its own with an asyncio loop; stop()
 ends it. It speaks HTTP/1.1 to the client (so TLS clients negotiate
@@ -206,8 +207,9 @@ class FaultProxy:
         # Forward to upstream.
         ur, uw = await asyncio.open_connection(*self.upstream)
         lines = [f"{req.method} {req.target} HTTP/1.1"]
+        dropped = {"connection"} | ({"range"} if kind == "ignore_range" else set())
         for k, v in req.headers:
-            if k.lower() != "connection":
+            if k.lower() not in dropped:
                 lines.append(f"{k}: {v}")
         lines.append("Connection: close")
         uw.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
