@@ -164,7 +164,7 @@ bool expand(const std::string& input, std::vector<std::string>& files) {
     int status = 0;
     auto c = open_checkpoint_or_report(input, &status);
     if (!c) return false;
-    for (std::size_t i = 0; i < c->shards().size(); ++i) files.push_back(c->shard_path(i).string());
+    for (std::size_t i = 0; i < c->shards().size(); ++i) files.push_back(c->shard_path(i)->string());
     return true;
   }
   if (fs::is_directory(input, ec)) {

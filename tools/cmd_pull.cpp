@@ -273,7 +273,7 @@ int pull_checkpoint(const std::string& url, const fs::path& dir, const PullOptio
   if (!plain_name(index_name))
     return fail(url, Error(Errc::invalid_argument, "the URL names no file to write (its path ends in '/')"));
   for (std::size_t i = 0; i < c->shards().size(); ++i) {
-    const std::string shard_url = c->shard_path(i).string();
+    const std::string shard_url = c->shard_path(i)->string();
     if (int rc = pull_file(shard_url, dir, c->shards()[i], po); rc != 0) return rc;
   }
   // The index last, so that a reader never finds it before its shards.

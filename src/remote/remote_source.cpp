@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "file/file_impl.hpp"
 #include "remote/range_plan.hpp"
 
 namespace sft::detail {
@@ -58,11 +59,11 @@ RemoteInfo RemoteSource::info() const {
 }
 
 Result<void> RemoteSource::read(std::uint64_t offset, std::span<std::byte> out) const {
-  const RemoteRead one{offset, out};
+  const ReadRange one{offset, out};
   return read_ranges({&one, 1});
 }
 
-Result<void> RemoteSource::read_ranges(std::span<const RemoteRead> reads) const {
+Result<void> RemoteSource::read_ranges(std::span<const ReadRange> reads) const {
   std::vector<RangePiece> wants;
   wants.reserve(reads.size());
   for (const auto& r : reads) {
@@ -89,7 +90,7 @@ Result<void> RemoteSource::read_ranges(std::span<const RemoteRead> reads) const 
   return {};
 }
 
-Result<void> RemoteSource::verify(std::span<const RemoteRead> reads) const {
+Result<void> RemoteSource::verify(std::span<const ReadRange> reads) const {
   for (const auto& r : reads) {
     const std::uint64_t lo = r.offset, hi = r.offset + r.out.size();
     auto it = std::lower_bound(digests_.begin(), digests_.end(), lo,
@@ -106,4 +107,19 @@ Result<void> RemoteSource::verify(std::span<const RemoteRead> reads) const {
   return {};
 }
 
+Result<File> open_remote_file(std::string_view url, const OpenOptions& options) {
+  SFT_TRY_ASSIGN(auto opened, RemoteSource::open(url, options.remote, options.limits));
+  return file_from_source(std::move(opened.source), std::move(opened.header));
+}
+
 }  // namespace sft::detail
+
+namespace sft {
+
+Result<RemoteInfo> remote_info(const File& file) {
+  const auto& source = detail::FileAccess::source(file);
+  if (source.kind() != "remote") return Error(Errc::invalid_argument, "the file was not opened from a URL");
+  return static_cast<const detail::RemoteSource&>(source).info();
+}
+
+}  // namespace sft

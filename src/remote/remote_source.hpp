@@ -1,5 +1,9 @@
 // src/remote/remote_source.hpp — a File's bytes fetched over HTTP(S) (internal).
 //
+// The "remote" ByteSource (src/io/byte_source.hpp): File reads through it
+// like through any other source, and its read_ranges() turns a batch into
+// few, parallel requests.
+//
 // open() fetches the header with at most two range requests (the first one,
 // of RemoteOptions::first_request_bytes, usually holds the 8-byte length and
 // the whole header) and parses it with parse_header, exactly as a local file.
@@ -22,8 +26,10 @@
 #include <string_view>
 #include <vector>
 
+#include "io/byte_source.hpp"
 #include "remote/remote_client.hpp"
 #include "sft/digest.hpp"
+#include "sft/file.hpp"
 #include "sft/header.hpp"
 #include "sft/limits.hpp"
 #include "sft/remote.hpp"
@@ -31,25 +37,19 @@
 
 namespace sft::detail {
 
-// One read of a batch: out.size() bytes at `offset` into `out`.
-struct RemoteRead {
-  std::uint64_t offset = 0;
-  std::span<std::byte> out;
-};
-
-class RemoteSource {
+class RemoteSource final : public ByteSource {
  public:
   struct Opened;
   // Fetch and validate the header of the file at `url`.
   static Result<Opened> open(std::string_view url, const RemoteOptions& options, const Limits& limits);
 
-  std::string_view kind() const noexcept { return "remote"; }
-  std::uint64_t size() const noexcept { return size_; }
+  std::string_view kind() const noexcept override { return "remote"; }
+  std::uint64_t size() const noexcept override { return size_; }
   // invalid_argument for a range outside [0, size()).
-  Result<void> read(std::uint64_t offset, std::span<std::byte> out) const;
-  Result<void> read_ranges(std::span<const RemoteRead> reads) const;
+  Result<void> read(std::uint64_t offset, std::span<std::byte> out) const override;
+  // One batch: coalesced, split and fetched in parallel (see above).
+  Result<void> read_ranges(std::span<const ReadRange> reads) const override;
 
-  RemoteStats stats() const noexcept { return client_->stats(); }
   RemoteInfo info() const;
   const std::string& url() const noexcept { return url_; }  // redacted: safe in messages
   // The bytes of the first response (at least the whole header).
@@ -57,7 +57,7 @@ class RemoteSource {
 
  private:
   RemoteSource() = default;
-  Result<void> verify(std::span<const RemoteRead> reads) const;
+  Result<void> verify(std::span<const ReadRange> reads) const;
 
   std::unique_ptr<RemoteClient> client_;
   std::string url_;
@@ -75,5 +75,8 @@ struct RemoteSource::Opened {
   std::unique_ptr<RemoteSource> source;
   Header header;
 };
+
+// File::open of a URL: the source above, handed to File (src/file/file_impl.hpp).
+Result<File> open_remote_file(std::string_view url, const OpenOptions& options);
 
 }  // namespace sft::detail

@@ -3,7 +3,7 @@
 #include <charconv>
 #include <vector>
 
-#include "sft/checkpoint.hpp"
+#include "sft/checkpoint_writer.hpp"
 
 namespace sft::detail {
 
