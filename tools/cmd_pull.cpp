@@ -140,7 +140,9 @@ struct PullOptions {
 // Download one file; prints its report line. Returns the exit status.
 int pull_file(const std::string& url, const fs::path& dir, const std::string& name, const PullOptions& po) {
   const auto t0 = std::chrono::steady_clock::now();
-  auto f = File::open(url, with_remote({.mode = ReadMode::pread}));
+  // The raw bytes are downloaded: a compressed checkpoint is not decompressed
+  // on the way (compressed_unsupported; fetch it with any HTTP client).
+  auto f = File::open(url, with_remote({.mode = ReadMode::pread, .allow_compressed = false}));
   if (!f) return fail(url, f.error());
   auto info = remote_info(*f);
   if (!info) return fail(url, info.error());

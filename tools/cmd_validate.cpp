@@ -54,10 +54,22 @@ FileResult validate_checkpoint(const std::string& path, bool strict) {
       if (!c->shard_opened(s)) continue;
       auto f = c->shard(s);
       if (!f) continue;
-      auto whole = (*f)->bytes();
-      if (!whole) continue;
+      // The header's bytes: in place when the shard is in memory, else read
+      // (a remote shard serves them from its first response, no request).
       const auto& h = (*f)->header();
-      for (auto& e : strict_check(whole->first(h.data_start()), h)) {
+      std::vector<std::byte> copy;
+      std::span<const std::byte> head;
+      if (auto whole = (*f)->bytes()) {
+        head = whole->first(static_cast<std::size_t>(h.data_start()));
+      } else {
+        copy.resize(static_cast<std::size_t>(h.data_start()));
+        if (auto rd = (*f)->read_bytes(0, copy); !rd) {
+          r.errors.push_back(std::move(rd).error().with_context(c->shards()[s]));
+          continue;
+        }
+        head = copy;
+      }
+      for (auto& e : strict_check(head, h)) {
         e.message = c->shards()[s] + ": " + e.message;
         r.errors.push_back(std::move(e));
       }

@@ -3,13 +3,15 @@
 #include <algorithm>
 #include <cstring>
 
+#include "compress/compressed_source.hpp"
 #include "file/file_impl.hpp"
+#include "sft/compressed.hpp"
 #include "remote/range_plan.hpp"
 
 namespace sft::detail {
 
 Result<RemoteSource::Opened> RemoteSource::open(std::string_view url, const RemoteOptions& options,
-                                                const Limits& limits) {
+                                                const Limits& limits, bool allow_compressed) {
   SFT_TRY_ASSIGN(auto client, RemoteClient::create(url, options));
   std::unique_ptr<RemoteSource> s(new RemoteSource());
   s->url_ = client->url().redacted();
@@ -20,6 +22,16 @@ Result<RemoteSource::Opened> RemoteSource::open(std::string_view url, const Remo
   s->head_.resize(got);
   s->head_.shrink_to_fit();
   s->size_ = client->size();
+
+  // A compressed checkpoint (sft/compressed.hpp): its seek table and frames
+  // are read through this source by the compressed source, which parses the
+  // header of the decompressed file itself.
+  if (is_compressed(s->head_)) {
+    if (!allow_compressed)
+      return Error(Errc::compressed_unsupported, s->url_ + " is a compressed checkpoint, refused here");
+    s->client_ = std::move(client);
+    return Opened{std::move(s), std::nullopt};
+  }
 
   // The local rules decide, before anything is sized from the length: a
   // length over the limit or past the end of the file stops here.
@@ -108,8 +120,11 @@ Result<void> RemoteSource::verify(std::span<const ReadRange> reads) const {
 }
 
 Result<File> open_remote_file(std::string_view url, const OpenOptions& options) {
-  SFT_TRY_ASSIGN(auto opened, RemoteSource::open(url, options.remote, options.limits));
-  return file_from_source(std::move(opened.source), std::move(opened.header));
+  SFT_TRY_ASSIGN(auto opened, RemoteSource::open(url, options.remote, options.limits, options.allow_compressed));
+  if (opened.header) return file_from_source(std::move(opened.source), std::move(*opened.header));
+  SFT_TRY_ASSIGN(auto source, CompressedSource::open(std::move(opened.source), options.limits));
+  Header header = source->take_header();
+  return file_from_source(std::move(source), std::move(header));
 }
 
 }  // namespace sft::detail
@@ -118,8 +133,12 @@ namespace sft {
 
 Result<RemoteInfo> remote_info(const File& file) {
   const auto& source = detail::FileAccess::source(file);
-  if (source.kind() != "remote") return Error(Errc::invalid_argument, "the file was not opened from a URL");
-  return static_cast<const detail::RemoteSource&>(source).info();
+  if (source.kind() == "remote") return static_cast<const detail::RemoteSource&>(source).info();
+  // A compressed checkpoint read from a URL: the remote source under the decompression.
+  if (source.kind() == "compressed")
+    if (const auto* raw = static_cast<const detail::CompressedSource&>(source).raw(); raw && raw->kind() == "remote")
+      return static_cast<const detail::RemoteSource*>(raw)->info();
+  return Error(Errc::invalid_argument, "the file was not opened from a URL");
 }
 
 }  // namespace sft

@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -40,8 +41,12 @@ namespace sft::detail {
 class RemoteSource final : public ByteSource {
  public:
   struct Opened;
-  // Fetch and validate the header of the file at `url`.
-  static Result<Opened> open(std::string_view url, const RemoteOptions& options, const Limits& limits);
+  // Fetch and validate the header of the file at `url`. A compressed
+  // checkpoint (recognised by its first bytes) comes without a header, for
+  // CompressedSource to read through this source; compressed_unsupported
+  // unless allow_compressed.
+  static Result<Opened> open(std::string_view url, const RemoteOptions& options, const Limits& limits,
+                             bool allow_compressed = true);
 
   std::string_view kind() const noexcept override { return "remote"; }
   std::uint64_t size() const noexcept override { return size_; }
@@ -73,7 +78,7 @@ class RemoteSource final : public ByteSource {
 
 struct RemoteSource::Opened {
   std::unique_ptr<RemoteSource> source;
-  Header header;
+  std::optional<Header> header;  // none for a compressed checkpoint
 };
 
 // File::open of a URL: the source above, handed to File (src/file/file_impl.hpp).

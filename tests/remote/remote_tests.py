@@ -114,7 +114,16 @@ def make_files(root):
     data = bytearray(open(os.path.join(root, "digests.safetensors"), "rb").read())
     data[-500] ^= 0xFF
     write(os.path.join(root, "corrupt.safetensors"), bytes(data))
+    run_ok(["compress", "--frame-size", "65536", os.path.join(root, "model.safetensors"),
+            os.path.join(root, "model.safetensors.zst")])
     run_ok(["split", os.path.join(root, "model.safetensors"), os.path.join(root, "ckpt"), "--max-shard-size", "600KB"])
+    # A checkpoint whose shard has leading whitespace before its header's '{': valid, but not --strict.
+    shard = st_bytes([("a", "F32", [2], b"\0" * 8)])
+    n = struct.unpack("<Q", shard[:8])[0]
+    shard = shard[:8] + b" " + shard[8:8 + n - 1] + shard[8 + n:]
+    write(os.path.join(root, "strict", "a.safetensors"), shard)
+    index = {"metadata": {"total_size": 8}, "weight_map": {"a": "a.safetensors"}}
+    write(os.path.join(root, "strict", "model.safetensors.index.json"), json.dumps(index).encode())
     index = {"metadata": {"total_size": 16}, "weight_map": {"a": "../model.safetensors"}}
     write(os.path.join(root, "escape", "model.safetensors.index.json"), json.dumps(index).encode())
     index = {"metadata": {}, "weight_map": {"a": "https://evil.example/x.safetensors"}}
@@ -172,6 +181,13 @@ def has_code(stderr, code):
     return f": {code}: " in stderr
 
 
+def inspect_matches(url, path):
+    """sft inspect --json of `url` equals that of the local `path`: (equal, stderr)."""
+    rc, out, err, _, _ = sft(["inspect", "--json", url])
+    lrc, lout, _, _, _ = sft(["inspect", "--json", path])
+    return rc == 0 and lrc == 0 and out == lout, err
+
+
 def sha(path):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
@@ -199,13 +215,29 @@ def inspect_equals_local(c):
     for tls in (True, False):
         for name in ("model.safetensors", "bigheader.safetensors", "digests.safetensors"):
             url = c.srv.url(name, tls=tls)
-            rc, out, err, _, _ = sft(["inspect", "--json", url])
-            lrc, lout, _, _, _ = sft(["inspect", "--json", local(name)])
-            check(rc == 0 and out == lout, f"inspect --json {url}: rc {rc}, equal {out == lout}: {err}")
+            same, err = inspect_matches(url, local(name))
+            check(same, f"inspect --json {url}: {err}")
             rc, out, err, _, _ = sft(["inspect", url])
             _, lout, _, _, _ = sft(["inspect", local(name)])
             check(rc == 0 and out.split("\n", 1)[1] == lout.split("\n", 1)[1] and out.startswith("file: " + url),
                   f"inspect {url} equals the local table: {err}")
+
+
+@case("files")
+def compressed_checkpoints_are_read_in_place(c):
+    url = c.srv.url("model.safetensors.zst", tls=True)
+    same, err = inspect_matches(url, local("model.safetensors"))
+    check(same, f"inspect of a compressed checkpoint over https: {err}")
+    mark = c.srv.log_mark()
+    t = "model.layers.1.mlp.up_proj.weight"
+    rc, _, err, _, _ = sft(["extract", url, t, os.path.join(WORK, "z.npy")])
+    sft(["extract", local("model.safetensors"), t, os.path.join(WORK, "l.npy")])
+    got = sum(r["body_bytes"] for r in c.srv.access_log_since(mark))
+    check(rc == 0 and sha(os.path.join(WORK, "z.npy")) == sha(os.path.join(WORK, "l.npy")),
+          f"extract from a compressed checkpoint over https: {rc} {err}")
+    check(got < os.path.getsize(local("model.safetensors.zst")) / 4, f"only some frames were fetched ({got} bytes)")
+    rc, _, err, _, _ = sft(["pull", url, os.path.join(WORK, "pullz")])
+    check(rc == 1 and has_code(err, "compressed_unsupported"), f"pull refuses to decompress on the way: {rc} {err}")
 
 
 @case("files")
@@ -249,11 +281,16 @@ def extract_equals_local(c):
 @case("files")
 def checkpoint_index_equals_local(c):
     url = c.srv.url("ckpt/model.safetensors.index.json", tls=True)
-    rc, out, err, _, _ = sft(["inspect", "--json", url])
-    lrc, lout, _, _, _ = sft(["inspect", "--json", local("ckpt/model.safetensors.index.json")])
-    check(rc == 0 and out == lout, f"inspect --json of an index URL: {rc} {err}")
+    same, err = inspect_matches(url, local("ckpt/model.safetensors.index.json"))
+    check(same, f"inspect --json of an index URL: {err}")
     rc, out, err, _, _ = sft(["validate", url])
     check(rc == 0 and out.endswith(": ok\n"), f"validate of an index URL: {rc} {out} {err}")
+    u = c.srv.url("strict/model.safetensors.index.json", tls=True)
+    rc, out, err, _, _ = sft(["validate", "--strict", u])
+    lrc, lout, lerr, _, _ = sft(["validate", "--strict", local("strict/model.safetensors.index.json")])
+    check(rc == lrc == 1 and "strict_violation" in err and
+          err.replace(u, "F") == lerr.replace(local("strict/model.safetensors.index.json"), "F"),
+          f"validate --strict of a remote checkpoint checks its shards' headers: {rc} {err!r} / {lerr!r}")
     for d in ("escape", "absolute"):
         u = c.srv.url(f"{d}/model.safetensors.index.json", tls=True)
         rc, _, err, _, _ = sft(["inspect", u])
