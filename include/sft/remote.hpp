@@ -89,6 +89,10 @@ struct RemoteOptions {
   unsigned max_redirects = 10;  // per request; each hop's URL is checked again
   // Transfers in flight at once for one read (1..64).
   unsigned connections = 8;
+  // Threads that drive the transfers of one large read (0: up to 4, one per
+  // hardware thread), each with its own connections: receiving and TLS then
+  // use several cores. A read of fewer than two parts per thread uses fewer.
+  unsigned threads = 0;
   // Offer HTTP/2 over TLS and multiplex the transfers of a read over one
   // connection when the server accepts it.
   bool http2 = true;
@@ -162,7 +166,7 @@ bool remote_supported() noexcept;
 //   verify_digests                        true/false/1/0
 //   connect_timeout_ms, idle_timeout_ms, request_timeout_ms, low_speed_bytes_per_s,
 //   low_speed_time_s, max_retries, initial_backoff_ms, max_backoff_ms,
-//   max_retry_after_ms, max_redirects, connections   unsigned integers
+//   max_retry_after_ms, max_redirects, connections, threads   unsigned integers
 //   max_bytes, first_request_bytes, part_bytes, coalesce_gap_bytes   unsigned 64-bit integers
 // invalid_argument for an unknown key or a value out of its range.
 Result<void> set_remote_option(RemoteOptions& options, std::string_view key, std::string_view value);

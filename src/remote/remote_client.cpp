@@ -18,8 +18,10 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <thread>
 
 #include "remote/http_parse.hpp"
+#include "sft_internal/guard.hpp"
 
 #if SFT_HAVE_CURL
 #include <curl/curl.h>
@@ -435,9 +437,22 @@ bool Job::deliver(const char* data, std::size_t len) {
   return true;
 }
 
+std::size_t on_header_line(Job& j, char* data, std::size_t len);
+
+// libcurl's callbacks: no exception may unwind through C code, so an
+// allocation failure fails the transfer (out_of_memory) instead.
 std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user) {
   Job& j = *static_cast<Job*>(user);
-  const std::size_t len = size * n;
+  try {
+    return on_header_line(j, data, size * n);
+  } catch (...) {
+    j.failed = j.fatal = true;
+    j.error = Error(Errc::out_of_memory, "out of memory while reading a response's headers");
+    return 0;
+  }
+}
+
+std::size_t on_header_line(Job& j, char* data, std::size_t len) {
   std::string_view line(data, len);
   j.last_progress = Clock::now();
   if (auto st = parse_status_line(line)) {
@@ -472,7 +487,13 @@ std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user) {
 std::size_t on_body(char* data, std::size_t size, std::size_t n, void* user) {
   Job& j = *static_cast<Job*>(user);
   j.last_progress = Clock::now();
-  return j.deliver(data, size * n) ? size * n : 0;
+  try {
+    return j.deliver(data, size * n) ? size * n : 0;
+  } catch (...) {
+    j.failed = j.fatal = true;
+    j.error = Error(Errc::out_of_memory, "out of memory while receiving a body");
+    return 0;
+  }
 }
 
 // What a libcurl error means for the transfer: its code and whether it is retried.
@@ -527,15 +548,21 @@ void classify(Job& j, CURLcode rc) {
 // Drives a set of jobs to completion on one engine.
 class Runner {
  public:
-  Runner(State& s, Engine& e) : s_(s), e_(e) {}
+  // At most max_active transfers at once; stops early once *cancel is set
+  // (another runner of the same batch failed).
+  Runner(State& s, Engine& e, unsigned max_active, const std::atomic<bool>& cancel)
+      : s_(s), e_(e), max_active_(std::max(1u, max_active)), cancel_(cancel) {}
 
-  Result<void> run(std::span<Job> jobs) {
-    std::deque<Job*> waiting;
-    for (auto& j : jobs) waiting.push_back(&j);
+  Result<void> run(std::span<Job* const> jobs) {
+    std::deque<Job*> waiting(jobs.begin(), jobs.end());
     std::size_t finished = 0;
-    const std::size_t max_active = std::max<unsigned>(1, s_.options.connections);
+    const std::size_t max_active = max_active_;
     std::optional<Error> failure;
     while (!failure && finished < jobs.size()) {
+      if (cancel_.load(std::memory_order_relaxed)) {
+        failure = Error(Errc::internal, "cancelled");
+        break;
+      }
       auto now = Clock::now();
       for (auto it = waiting.begin(); it != waiting.end() && active_.size() < max_active;) {
         if ((*it)->not_before > now) {
@@ -742,16 +769,66 @@ class Runner {
 
   State& s_;
   Engine& e_;
+  unsigned max_active_;
+  const std::atomic<bool>& cancel_;
   std::vector<Job*> active_;
 };
 
 // Run jobs on an engine borrowed from the pool; given back afterwards.
-Result<void> run_jobs(State& s, std::span<Job> jobs) {
+// Run `jobs` on one engine borrowed from the pool (given back afterwards).
+Result<void> run_on_engine(State& s, std::span<Job* const> jobs, unsigned max_active, std::atomic<bool>& cancel) {
   Engine* e = s.acquire();
   if (!e) return Error(Errc::out_of_memory, "libcurl could not create a transfer engine");
-  Result<void> r = Runner(s, *e).run(jobs);
+  Result<void> r = detail::guarded([&] { return Runner(s, *e, max_active, cancel).run(jobs); });
   s.release(e);
+  if (!r) cancel.store(true, std::memory_order_relaxed);
   return r;
+}
+
+// A batch large enough is spread over several threads, each driving its own
+// engine: receiving, TLS decryption and copying then use more than one core
+// (one thread tops out well below what a loopback or a fast link delivers
+// over TLS). A thread is worth starting for two parts or more; the transfers
+// in flight stay RemoteOptions::connections in all.
+Result<void> run_jobs(State& s, std::span<Job> jobs) {
+  std::vector<Job*> all;
+  all.reserve(jobs.size());
+  std::uint64_t bytes = 0;
+  for (auto& j : jobs) {
+    all.push_back(&j);
+    bytes += j.end > j.cursor ? j.end - j.cursor : 0;
+  }
+  const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+  std::uint64_t threads = s.options.threads ? s.options.threads : std::min(hw, 4u);
+  threads = std::min<std::uint64_t>({threads, jobs.size(), s.options.connections, bytes / (2 * s.options.part_bytes)});
+  std::atomic<bool> cancel{false};
+  if (threads <= 1) return run_on_engine(s, all, s.options.connections, cancel);
+
+  // Jobs dealt round-robin, so that every thread works from the front of the batch.
+  const auto n = static_cast<std::size_t>(threads);
+  std::vector<std::vector<Job*>> groups(n);
+  for (std::size_t i = 0; i < all.size(); ++i) groups[i % n].push_back(all[i]);
+  const auto per_thread = static_cast<unsigned>((s.options.connections + n - 1) / n);
+  std::vector<Result<void>> results(n);
+  std::vector<std::thread> pool;
+  pool.reserve(n - 1);
+  std::size_t started = 1;
+  for (; started < n; ++started) {
+    try {
+      pool.emplace_back([&, k = started] { results[k] = run_on_engine(s, groups[k], per_thread, cancel); });
+    } catch (...) {
+      break;  // out of threads: the ones running and this one share what is left
+    }
+  }
+  for (std::size_t k = started; k < n; ++k) groups[0].insert(groups[0].end(), groups[k].begin(), groups[k].end());
+  results[0] = run_on_engine(s, groups[0], per_thread, cancel);
+  for (auto& t : pool) t.join();
+  // The first real error; "cancelled" only says another runner failed first.
+  for (std::size_t k = 0; k < started; ++k)
+    if (!results[k] && results[k].error().message != "cancelled") return results[k];
+  for (std::size_t k = 0; k < started; ++k)
+    if (!results[k]) return results[k];
+  return {};
 }
 
 void lock_share(CURL*, curl_lock_data data, curl_lock_access, void* user) {

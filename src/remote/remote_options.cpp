@@ -4,6 +4,7 @@
 
 #include "remote/remote_client.hpp"
 #include "remote/url.hpp"
+#include "sft_internal/guard.hpp"
 #include "sft/remote.hpp"
 
 namespace sft {
@@ -28,7 +29,9 @@ bool parse_u64(std::string_view s, std::uint64_t& v) {
 
 }  // namespace
 
-Result<void> set_remote_option(RemoteOptions& o, std::string_view key, std::string_view value) {
+namespace {
+
+Result<void> set_option(RemoteOptions& o, std::string_view key, std::string_view value) {
   if (key == "token") {
     o.token = std::string(value);
     return {};
@@ -72,7 +75,7 @@ Result<void> set_remote_option(RemoteOptions& o, std::string_view key, std::stri
   }
   struct Uns { std::string_view name; unsigned* field; std::uint64_t min, max; };
   const Uns uns[] = {{"connections", connections, 1, 64}, {"max_redirects", redirects, 0, 100},
-                     {"max_retries", retries, 0, 100}};
+                     {"max_retries", retries, 0, 100}, {"threads", &o.threads, 0, 64}};
   for (const auto& f : uns) {
     if (key != f.name) continue;
     if (!parse_u64(value, v) || v < f.min || v > f.max)
@@ -95,9 +98,17 @@ Result<void> set_remote_option(RemoteOptions& o, std::string_view key, std::stri
   return Error(Errc::invalid_argument, "unknown remote option \"" + std::string(key) + "\" (docs/remote.md lists them)");
 }
 
+}  // namespace
+
 Result<std::string> fetch_text(std::string_view url, const RemoteOptions& options, std::uint64_t max_bytes) {
-  SFT_TRY_ASSIGN(auto client, detail::RemoteClient::create(url, options));
-  return client->get_whole(max_bytes);
+  return detail::guarded([&]() -> Result<std::string> {
+    SFT_TRY_ASSIGN(auto client, detail::RemoteClient::create(url, options));
+    return client->get_whole(max_bytes);
+  });
+}
+
+Result<void> set_remote_option(RemoteOptions& options, std::string_view key, std::string_view value) {
+  return detail::guarded([&] { return set_option(options, key, value); });
 }
 
 Result<void> set_remote_options(RemoteOptions& options, std::string_view list) {

@@ -6,6 +6,7 @@
 #include "compress/compressed_source.hpp"
 #include "file/file_impl.hpp"
 #include "sft/compressed.hpp"
+#include "sft_internal/guard.hpp"
 #include "remote/range_plan.hpp"
 
 namespace sft::detail {
@@ -132,13 +133,15 @@ Result<File> open_remote_file(std::string_view url, const OpenOptions& options) 
 namespace sft {
 
 Result<RemoteInfo> remote_info(const File& file) {
-  const auto& source = detail::FileAccess::source(file);
-  if (source.kind() == "remote") return static_cast<const detail::RemoteSource&>(source).info();
-  // A compressed checkpoint read from a URL: the remote source under the decompression.
-  if (source.kind() == "compressed")
-    if (const auto* raw = static_cast<const detail::CompressedSource&>(source).raw(); raw && raw->kind() == "remote")
-      return static_cast<const detail::RemoteSource*>(raw)->info();
-  return Error(Errc::invalid_argument, "the file was not opened from a URL");
+  return detail::guarded([&]() -> Result<RemoteInfo> {
+    const auto& source = detail::FileAccess::source(file);
+    if (source.kind() == "remote") return static_cast<const detail::RemoteSource&>(source).info();
+    // A compressed checkpoint read from a URL: the remote source under the decompression.
+    if (source.kind() == "compressed")
+      if (const auto* raw = static_cast<const detail::CompressedSource&>(source).raw(); raw && raw->kind() == "remote")
+        return static_cast<const detail::RemoteSource*>(raw)->info();
+    return Error(Errc::invalid_argument, "the file was not opened from a URL");
+  });
 }
 
 }  // namespace sft

@@ -566,6 +566,29 @@ def redirects_are_followed_and_bounded(c):
 
 
 @case("faults")
+def parallel_parts_survive_faults(c):
+    # Small parts: one read becomes dozens of requests spread over several threads.
+    opts = FAST + ",part_bytes=65536,connections=4,threads=2"
+    want = sft(["hash", local("model.safetensors")])[1].split("\n", 1)[1]
+    for rule, what in ((on(5, {"kind": "reset_after", "bytes": 1000}), "a reset"),
+                       (on(7, {"kind": "respond", "status": 503}), "a 503"),
+                       (on(9, {"kind": "truncate", "bytes": 100}), "a truncated part")):
+        (rc, out, err, _, _), log = proxy_run(c, rule, ["hash", c.proxy.url("model.safetensors")], options=opts)
+        check(rc == 0 and out.split("\n", 1)[1] == want and len(log) > 20,
+              f"{what} among {len(log)} parallel parts is retried and the digests equal the local ones: {rc} {err}")
+
+    def shifted(i, req):
+        if i != 6:
+            return None
+        first, last = req.header("range").split("=")[1].split("-")
+        size = os.path.getsize(local("model.safetensors"))
+        return {"kind": "set_headers", "headers": {"Content-Range": f"bytes {int(first) + 1}-{last}/{size}"}}
+    (rc, out, err, _, _), log = proxy_run(c, shifted, ["hash", c.proxy.url("model.safetensors")], options=opts)
+    check(rc == 2 and has_code(err, "remote_range") and "cancelled" not in err and out == "",
+          f"one bad part fails the whole read with its own error: {rc} {err}")
+
+
+@case("faults")
 def connection_refused_is_retried_then_reported(c):
     port = nginx_fixture.free_port()
     rc, _, err, secs, _ = sft(["inspect", f"http://127.0.0.1:{port}/x.safetensors"], options=FAST + ",max_retries=2")
