@@ -8,22 +8,30 @@
 
 #include "command.hpp"
 #include "header_loader.hpp"
+#include "remote_cli.hpp"
 
 namespace sft::cli {
 
 bool is_checkpoint_path(const std::string& path) {
+  if (is_url(path)) {
+    // A URL's path, without its query: .../model.safetensors.index.json?download=true
+    const std::string p = path.substr(0, path.find_first_of("?#"));
+    return p.size() >= 5 && p.compare(p.size() - 5, 5, ".json") == 0;
+  }
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return true;
   return path.size() >= 5 && path.compare(path.size() - 5, 5, ".json") == 0;
 }
 
 int error_status(const Error& e) noexcept {
-  return e.code == Errc::io_error || e.code == Errc::no_checkpoint ? 2 : 1;
+  return e.code == Errc::io_error || e.code == Errc::no_checkpoint || is_remote_error(e.code) ? 2 : 1;
 }
 
 std::optional<Checkpoint> open_checkpoint_or_report(const std::string& path, int* status,
                                                     const CheckpointOptions& options) {
-  auto c = Checkpoint::open(path, options);
+  CheckpointOptions o = options;
+  o.open = with_remote(o.open);
+  auto c = Checkpoint::open(path, o);
   if (!c) {
     err(error_line(path, c.error()));
     *status = error_status(c.error());
@@ -65,7 +73,7 @@ bool checkpoint_metadata(const std::string& path, const Checkpoint& c, std::vect
       auto it = std::find_if(out->begin(), out->end(), [&](const MetadataEntry& e) { return e.key == m.key; });
       if (it == out->end()) out->push_back(m);
       else if (it->value != m.value)
-        err(printable(path) + ": warning: metadata key \"" + printable(m.key) + "\" differs between shards; kept " +
+        err(shown_path(path) + ": warning: metadata key \"" + printable(m.key) + "\" differs between shards; kept " +
             "the value of the first\n");
     }
   }

@@ -11,12 +11,14 @@
 
 namespace sft::cli {
 
-// True for a directory or a path ending in ".json": a checkpoint rather than a
-// single file (validate and inspect keep their single-file path otherwise).
+// True for a directory or a path ending in ".json" (a URL whose path does): a
+// checkpoint rather than a single file (validate and inspect keep their
+// single-file path otherwise).
 bool is_checkpoint_path(const std::string& path);
 
 // Exit status for an error: 2 when the input could not be read (io_error, no
-// checkpoint in a directory), 1 when it was read and found invalid.
+// checkpoint in a directory, a failed remote read), 1 when it was read and
+// found invalid.
 int error_status(const Error& e) noexcept;
 
 // Open PATH (file, directory or index) for reading whole tensors; on failure

@@ -19,6 +19,7 @@
 #include "checkpoint_cli.hpp"
 #include "command.hpp"
 #include "header_loader.hpp"
+#include "remote_cli.hpp"
 #include "sft/file.hpp"
 #include "sft/gpu/device.hpp"
 #include "sft/gpu/loader.hpp"
@@ -39,7 +40,8 @@ constexpr std::string_view kUsage =
     "  --staging CxM      C pinned staging buffers of M MiB (default 4x64)\n"
     "  --staged/--direct  force the staging ring / reading straight into device memory\n"
     "  --pread            read with pread instead of from the file's mapping\n"
-    "  a DIR or INDEX uploads the checkpoint its index describes (as sft validate sees it)\n"
+    "  a DIR or INDEX uploads the checkpoint its index describes (as sft validate sees it);\n"
+    "  FILE and INDEX may be http(s) URLs (docs/remote.md)\n"
     "exit status: 0 uploaded (and verified), 1 verification failed or an invalid checkpoint,\n"
     "             2 usage, input or device error";
 
@@ -184,9 +186,9 @@ std::optional<Input> open_input(const std::string& path, int* status) {
     }
     return in;
   }
-  auto f = File::open(path, {.hint = AccessHint::sequential});
+  auto f = File::open(path, with_remote({.hint = AccessHint::sequential}));
   if (!f) {
-    err("sft gpu: " + printable(path) + ": " + printable(f.error().to_string()) + "\n");
+    err("sft gpu: " + shown_path(path) + ": " + printable(f.error().to_string()) + "\n");
     *status = 2;
     return std::nullopt;
   }
@@ -234,7 +236,7 @@ int run_load(std::span<const std::string_view> args) {
     if (!up) {
       const Error& e = up.error();
       // The error names the file offset; say which file when there are several.
-      std::string where = printable(input);
+      std::string where = shown_path(input);
       err("sft gpu: " + where + ": " + printable(e.to_string()) + "\n");
       status = std::max(status, e.code == Errc::gpu_verify_failed ? 1 : 2);
       continue;
@@ -242,7 +244,7 @@ int run_load(std::span<const std::string_view> args) {
     const gpu::UploadStats& st = up->stats;
     char rate[64];
     std::snprintf(rate, sizeof rate, "%.3f GB/s", st.gb_per_second());
-    std::string s = printable(input) + ": " + std::to_string(ptrs.size()) + " file(s), " +
+    std::string s = shown_path(input) + ": " + std::to_string(ptrs.size()) + " file(s), " +
                     std::to_string(st.tensors) + " tensors in " + std::to_string(st.regions) + " region(s), " +
                     human_bytes(st.bytes) + " in " + seconds(st.seconds) + " = " + rate + "\n";
     s += "  " + std::string(st.direct ? "direct into device memory" : "staged through pinned buffers") + ", " +

@@ -56,7 +56,7 @@ int hash_one(const std::string& path, bool json) {
     }
     s += "]}\n";
   } else {
-    s = d->file.hex() + "  " + printable(path) + "\n";
+    s = d->file.hex() + "  " + shown_path(path) + "\n";
     for (const auto& t : d->tensors) s += t.digest.hex() + "  " + printable(t.name) + "\n";
   }
   out(s);

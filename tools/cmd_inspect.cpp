@@ -118,7 +118,7 @@ std::string plural(std::uint64_t n, std::string_view one, std::string_view many)
 
 // Appends the text report of `h` to s: at most max_rows rows of the table.
 void inspect_text(std::string_view path, const Header& h, std::size_t max_rows, std::string& s) {
-  s += "file: " + printable(path) + "\n";
+  s += "file: " + shown_path(path) + "\n";
   s += "size: " + std::to_string(h.file_size()) + " bytes = 8 (length) + " + std::to_string(h.header_size()) +
        " (header) + " + std::to_string(h.data_size()) + " (data)\n";
   if (!h.has_metadata()) {
@@ -203,7 +203,7 @@ int inspect_checkpoint(const std::string& path, bool json, std::size_t max_rows)
     s += ",\"total_size\":" + (c->has_total_size() ? std::to_string(c->total_size()) : std::string("null"));
     s += ",\"tensors\":" + std::to_string(c->size()) + ",\"shards\":[";
   } else {
-    s = "checkpoint: " + printable(path) + "\n";
+    s = "checkpoint: " + shown_path(path) + "\n";
     s += "index: " + (c->sharded() ? printable(c->index_path().filename().string()) : std::string("none")) + "\n";
     if (c->has_total_size()) s += "total_size: " + std::to_string(c->total_size()) + "\n";
     s += "shards: " + std::to_string(c->shards().size()) + ", tensors: " + std::to_string(c->size()) + "\n";

@@ -11,6 +11,7 @@
 #include "checkpoint_cli.hpp"
 #include "command.hpp"
 #include "header_loader.hpp"
+#include "remote_cli.hpp"
 #include "sft_internal/json_escape.hpp"
 #include "sft/strict.hpp"
 
@@ -38,6 +39,7 @@ FileResult validate_checkpoint(const std::string& path, bool strict) {
   FileResult r{path, LoadedHeader::Status::valid, {}, {}, true};
   CheckpointOptions options;
   options.strict = strict;
+  options.open = with_remote(options.open);
   auto c = Checkpoint::open(path, options);
   if (!c) {
     r.status = error_status(c.error()) == 2 ? LoadedHeader::Status::unreadable : LoadedHeader::Status::invalid;
@@ -52,10 +54,22 @@ FileResult validate_checkpoint(const std::string& path, bool strict) {
       if (!c->shard_opened(s)) continue;
       auto f = c->shard(s);
       if (!f) continue;
-      auto whole = (*f)->bytes();
-      if (!whole) continue;
+      // The header's bytes: in place when the shard is in memory, else read
+      // (a remote shard serves them from its first response, no request).
       const auto& h = (*f)->header();
-      for (auto& e : strict_check(whole->first(h.data_start()), h)) {
+      std::vector<std::byte> copy;
+      std::span<const std::byte> head;
+      if (auto whole = (*f)->bytes()) {
+        head = whole->first(static_cast<std::size_t>(h.data_start()));
+      } else {
+        copy.resize(static_cast<std::size_t>(h.data_start()));
+        if (auto rd = (*f)->read_bytes(0, copy); !rd) {
+          r.errors.push_back(std::move(rd).error().with_context(c->shards()[s]));
+          continue;
+        }
+        head = copy;
+      }
+      for (auto& e : strict_check(head, h)) {
         e.message = c->shards()[s] + ": " + e.message;
         r.errors.push_back(std::move(e));
       }
@@ -163,13 +177,13 @@ int run_validate(std::span<const std::string_view> args) {
         std::string lines;
         for (const auto& e : r.warnings) {
           std::string line = error_line(path, e);
-          lines += line.insert(printable(path).size() + 2, "warning: ");
+          lines += line.insert(shown_path(path).size() + 2, "warning: ");
         }
         std::fflush(stdout);
         err(lines);
       }
       if (r.errors.empty()) {
-        out(printable(path) + ": ok\n");
+        out(shown_path(path) + ": ok\n");
       } else {
         std::string lines;
         for (const auto& e : r.errors) lines += error_line(path, e);

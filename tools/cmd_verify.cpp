@@ -19,7 +19,7 @@ constexpr std::string_view kUsage =
 
 // "FILE: CODE: message (tensor NAME)", the shape of every report line.
 std::string line(std::string_view file, std::string_view what, std::string_view tensor) {
-  return printable(file) + ": " + std::string(what) + " (tensor " + printable(tensor) + ")\n";
+  return shown_path(file) + ": " + std::string(what) + " (tensor " + printable(tensor) + ")\n";
 }
 
 int fail(std::string_view file, const Error& e) {
@@ -38,14 +38,14 @@ int verify_one(const std::string& path, const std::vector<std::string_view>& nam
     for (auto n : names) {
       if (auto r = verify(*f, *table, n); !r) worst = std::max(worst, fail(path, r.error()));
     }
-    if (worst == 0) out(printable(path) + ": ok (" + std::to_string(names.size()) + " of " +
+    if (worst == 0) out(shown_path(path) + ": ok (" + std::to_string(names.size()) + " of " +
                         std::to_string(f->header().size()) + " tensors)\n");
     return worst;
   }
   auto rep = check_digests(*f);
   if (!rep) return fail(path, rep.error());
   if (rep->ok()) {
-    out(printable(path) + ": ok (" + std::to_string(rep->checked) + " tensors)\n");
+    out(shown_path(path) + ": ok (" + std::to_string(rep->checked) + " tensors)\n");
     return 0;
   }
   std::string s;

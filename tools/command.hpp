@@ -49,6 +49,10 @@ void test_stall_point(std::string_view where);
 // control characters, DEL and invalid UTF-8 as \xNN / \u escapes.
 std::string printable(std::string_view s);
 
+// A FILE argument as shown in output: printable, and for a URL with its
+// credentials and query hidden (sft::redact_url).
+std::string shown_path(std::string_view path);
+
 }  // namespace sft::cli
 
 #define SFT_CONCAT_INNER(a, b) a##b

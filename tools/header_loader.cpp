@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "command.hpp"
+#include "remote_cli.hpp"
 #include "sft/compressed.hpp"
 #include "sft_internal/regular_file.hpp"
 
@@ -50,7 +51,28 @@ LoadedHeader read_failure(int err) {
 
 }  // namespace
 
+// A URL: the File's own open (header only), its header bytes from the
+// first response (no further request).
+LoadedHeader load_remote_header(const std::string& url) {
+  auto f = File::open(url, with_remote({.mode = ReadMode::pread}));
+  LoadedHeader r;
+  if (!f) {
+    r.status = is_remote_error(f.error().code) || f.error().code == Errc::io_error ? LoadedHeader::Status::unreadable
+                                                                                    : LoadedHeader::Status::invalid;
+    r.error = std::move(f).error();
+    return r;
+  }
+  r.file_size = f->size();
+  r.prefix.resize(static_cast<std::size_t>(f->header().data_start()));
+  if (auto s = f->read_bytes(0, r.prefix); !s) return unreadable(s.error());
+  r.header = f->header();
+  r.status = LoadedHeader::Status::valid;
+  r.remote.emplace(std::move(*f));
+  return r;
+}
+
 LoadedHeader load_header(const std::string& path) {
+  if (is_url_arg(path)) return load_remote_header(path);
   // Only a regular file, opened without blocking (sft_internal/regular_file.hpp).
   auto opened = detail::open_regular_file(path, detail::PathInMessage::omit);
   if (!opened) return unreadable(std::move(opened).error());
@@ -115,7 +137,7 @@ std::string error_line(std::string_view file, const Error& e) {
   // to_string() already escapes control characters in the tensor name; a
   // message may still quote raw bytes, so escape what is left the same way.
   static constexpr char hex[] = "0123456789abcdef";
-  std::string s = printable(file) + ": ";
+  std::string s = shown_path(file) + ": ";
   for (char ch : e.to_string()) {
     const auto c = static_cast<unsigned char>(ch);
     if (c < 0x20 || c == 0x7f) {

@@ -13,6 +13,8 @@
 
 #include "command.hpp"
 #include "sft/temporaries.hpp"
+#include "remote_cli.hpp"
+#include "sft/remote.hpp"
 
 namespace sft::cli {
 
@@ -50,6 +52,8 @@ std::string printable(std::string_view s) {
   return r;
 }
 
+std::string shown_path(std::string_view path) { return printable(redact_url(path)); }
+
 static void print_help() {
   auto cmds = registry();
   std::sort(cmds.begin(), cmds.end(), [](auto& a, auto& b) { return a.name < b.name; });
@@ -59,7 +63,8 @@ static void print_help() {
     s.append(c.name.size() < 12 ? 12 - c.name.size() : 1, ' ');
     s += std::string(c.summary) + "\n";
   }
-  s += "\n`sft COMMAND --help` shows a command's usage.\n";
+  s += "\n`sft COMMAND --help` shows a command's usage. FILE arguments may be http(s) URLs; the options\n"
+       "--ca-file FILE, --allow-http and --remote-option KEY=VALUE apply to them (docs/remote.md).\n";
   out(s);
 }
 
@@ -102,16 +107,23 @@ void test_stall_point(std::string_view where) {
 int main(int argc, char** argv) {
   using namespace sft::cli;
   install_signal_handlers();
-  if (argc < 2) {
+  // The options of remote reads apply to every command (tools/remote_cli.hpp).
+  std::vector<std::string_view> args(argv + 1, argv + argc);
+  std::string bad;
+  if (!take_remote_flags(args, &bad)) {
+    err("sft: " + printable(bad) + "\n");
+    return 2;
+  }
+  if (args.empty()) {
     print_help();
     return 2;
   }
-  std::string_view name = argv[1];
+  std::string_view name = args.front();
+  args.erase(args.begin());
   if (name == "--help" || name == "-h" || name == "help") {
     print_help();
     return 0;
   }
-  std::vector<std::string_view> args(argv + 2, argv + argc);
   for (const auto& c : registry()) {
     if (c.name != name) continue;
     if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {

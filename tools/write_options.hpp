@@ -34,11 +34,11 @@ inline bool take_alignment(std::span<const std::string_view> args, std::size_t& 
 }
 
 // Exit status for a library error: 2 when the input could not be read at
-// all, 1 for everything else (invalid input, refused tensors, failed writes).
-inline int exit_code_for(const Error& e) { return e.code == Errc::io_error ? 2 : 1; }
+// all (io_error, a failed remote read), 1 for everything else (invalid input, refused tensors, failed writes).
+inline int exit_code_for(const Error& e) { return e.code == Errc::io_error || is_remote_error(e.code) ? 2 : 1; }
 
-// Open an input safetensors file for reading with pread (never mapped) unless
-// `mode` says otherwise: the shared loader first refuses FIFOs and devices
+// Open an input safetensors file (or an http(s) URL) for reading with pread
+// (never mapped) unless `mode` says otherwise: the shared loader first refuses FIFOs and devices
 // without opening them and checks the header as validate does. On failure,
 // reports one line on stderr, sets `status` (1 invalid, 2 unreadable) and
 // returns nullopt.
@@ -49,6 +49,7 @@ inline std::optional<File> open_input(const std::string& path, int& status, Read
     status = exit_status(loaded.status);
     return std::nullopt;
   }
+  if (loaded.remote) return std::move(*loaded.remote);  // a URL, opened once
   auto file = File::open(path, {.mode = mode});
   if (!file) {
     err(error_line(path, file.error()));

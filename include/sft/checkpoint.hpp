@@ -5,6 +5,9 @@
 //   * an index file (model.safetensors.index.json, or any *.json), whose
 //     shards live in the index's own directory (the directory of the path as
 //     given, not of a symlink's target, as Hugging Face's cache requires),
+//   * an http(s) URL of a file or of an index (its path ends in .json), whose
+//     shards are the URLs beside it: the same name rules (shard_path), never
+//     another directory or host (sft/remote.hpp, docs/remote.md),
 //   * a directory holding model.safetensors.index.json, else exactly one
 //     *.safetensors.index.json, else exactly one *.safetensors file
 //     (no_checkpoint otherwise).

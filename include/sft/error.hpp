@@ -99,8 +99,23 @@ enum class Errc : int {
   npy_bad_header = 140,
   npy_unsupported = 141,
 
+  // --- 160..179: remote byte sources (HTTP range requests, docs/remote.md) -------------
+  remote_url = 160,         // a URL sft will not fetch: malformed, not http(s), credentials in it,
+                            // plain http where it is not allowed, a shard URL leaving its index's directory
+  remote_unsupported = 161, // a URL given to an sft built without libcurl (SFT_WITH_CURL)
+  remote_http = 162,        // an error status (4xx, 5xx after the retries) or one sft cannot use
+  remote_range = 163,       // a response that does not match its range request: wrong or missing
+                            // Content-Range, 200 for a part of the file, more or fewer bytes than declared
+  remote_changed = 164,     // the file changed on the server while it was read (412, another ETag,
+                            // Last-Modified or size): never a mix of two files
+  remote_timeout = 165,     // connect, idle or request timeout, after the retries
+  remote_too_large = 166,   // RemoteOptions::max_bytes reached, or a response larger than sft accepts
+  remote_redirect = 167,    // too many redirects (a loop), no usable Location, or a hop to a refused scheme
+  remote_tls = 168,         // TLS handshake or certificate verification failed (never retried)
+  remote_connection = 169,  // cannot resolve or connect, connection reset, body cut short: after the retries
+  remote_encoding = 170,    // a Content-Encoding other than identity (sft asks for identity, never decodes)
+
   // --- reserved ranges for subsystems (codes are added inside their range) --------------
-  // 160..179: remote byte sources (HTTP range requests, docs/remote.md)
   // 180..199: sharding plans and distributed loading (docs/distributed.md)
   // 200..219: the Python package's own conditions (docs/python.md)
 };

@@ -10,6 +10,10 @@
 //   File::open(compressed checkpoint)     decompressed on demand, only the "compressed"
 //                                         frames a read covers (sft/compressed.hpp)
 //   File::from_memory(bytes)              a caller's buffer, borrowed      "memory"
+//   File::open("https://host/m.safetensors")  ranged HTTP(S) GETs: the header "remote"
+//                                         at open, tensors when read, in
+//                                         parallel (sft/remote.hpp; options
+//                                         in OpenOptions::remote)
 //
 // One access path works in every mode:
 //   * load(info) / load(name): the tensor's bytes as a TensorBytes — a
@@ -43,6 +47,7 @@
 
 #include "sft/header.hpp"
 #include "sft/limits.hpp"
+#include "sft/remote.hpp"
 #include "sft/result.hpp"
 #include "sft/slice.hpp"
 #include "sft/tensor_bytes.hpp"
@@ -70,6 +75,8 @@ struct OpenOptions {
   // Recognise compressed checkpoints (sft/compressed.hpp); when false, such a
   // file is rejected by the header parser like any other non-safetensors file.
   bool allow_compressed = true;
+  // How an http:// or https:// URL is fetched (sft/remote.hpp); unused for paths.
+  RemoteOptions remote{};
 };
 
 namespace detail {

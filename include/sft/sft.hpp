@@ -13,6 +13,7 @@
 #include "sft/header.hpp"
 #include "sft/limits.hpp"
 #include "sft/npy.hpp"
+#include "sft/remote.hpp"
 #include "sft/result.hpp"
 #include "sft/slice.hpp"
 #include "sft/strict.hpp"

@@ -117,11 +117,15 @@ Checkpoint::~Checkpoint() = default;
 
 Result<Checkpoint> Checkpoint::open(const fs::path& path, const CheckpointOptions& options) {
   return detail::guarded([&]() -> Result<Checkpoint> {
+    // An http(s) URL names a file or an index (its path, without the query,
+    // ends in .json); its shards are URLs beside it (docs/remote.md).
+    const bool remote = is_url(path.native());
     struct stat st {};
-    if (::stat(path.c_str(), &st) != 0)
+    if (!remote && ::stat(path.c_str(), &st) != 0)
       return Error(Errc::io_error, "cannot open " + path.string() + ": " + std::strerror(errno));
-    Located where{path, path.filename().string().ends_with(".json")};
-    if (S_ISDIR(st.st_mode)) {
+    const std::string& native = path.native();
+    Located where{path, native.substr(0, remote ? native.find_first_of("?#") : std::string::npos).ends_with(".json")};
+    if (!remote && S_ISDIR(st.st_mode)) {
       auto found = locate_in_directory(path);
       SFT_TRY(found);
       where = std::move(*found);
@@ -149,20 +153,27 @@ Result<Checkpoint> Checkpoint::open(const fs::path& path, const CheckpointOption
 
     impl->sharded = true;
     impl->index = where.path;
-    char buf[PATH_MAX];
-    if (::realpath(impl->dir.c_str(), buf) == nullptr)
-      return Error(Errc::io_error, "cannot resolve " + impl->dir.string() + ": " + std::strerror(errno));
-    const std::string real_dir(buf);
-    SFT_TRY_ASSIGN(const fs::path index_file,
-                   detail::resolve_index(where.path, real_dir, options.follow_external_symlinks));
-    SFT_TRY_ASSIGN(auto parsed, detail::read_index(index_file, options.max_index_bytes));
+    std::string real_dir;
+    detail::ParsedIndex parsed;
+    if (remote) {
+      SFT_TRY_ASSIGN(parsed, detail::read_remote_index(native, options.open.remote, options.max_index_bytes));
+    } else {
+      char buf[PATH_MAX];
+      if (::realpath(impl->dir.c_str(), buf) == nullptr)
+        return Error(Errc::io_error, "cannot resolve " + impl->dir.string() + ": " + std::strerror(errno));
+      real_dir = buf;
+      SFT_TRY_ASSIGN(const fs::path index_file,
+                     detail::resolve_index(where.path, real_dir, options.follow_external_symlinks));
+      SFT_TRY_ASSIGN(parsed, detail::read_index(index_file, options.max_index_bytes));
+    }
     impl->has_total = parsed.has_total_size;
     impl->total = parsed.total_size;
 
     impl->shard_names = std::move(parsed.shards);
     impl->slots = std::make_unique<Slot[]>(impl->shard_names.size());
     for (std::size_t i = 0; i < impl->shard_names.size(); ++i) {
-      auto p = detail::resolve_shard(impl->dir, real_dir, impl->shard_names[i], options.follow_external_symlinks);
+      auto p = remote ? detail::remote_shard(native, impl->shard_names[i])
+                      : detail::resolve_shard(impl->dir, real_dir, impl->shard_names[i], options.follow_external_symlinks);
       // Name the tensor that first maps to the bad shard, so the error points into weight_map.
       if (!p) return std::move(p).error().with_tensor(parsed.tensors[parsed.shard_first[i]]);
       impl->slots[i].path = std::move(*p);

@@ -25,6 +25,7 @@
 #include "header/json_syntax.hpp"
 #include "header/name_index.hpp"
 #include "core/utf8.hpp"
+#include "remote/url.hpp"
 #include "sft_internal/regular_file.hpp"
 
 namespace sft {
@@ -243,6 +244,20 @@ Result<ParsedIndex> read_index(const std::filesystem::path& path, std::uint64_t 
   }
   // A file that shrank meanwhile is parsed as it now is.
   return parse_padded(simdjson::padded_string_view(text.data(), done, text.size() + simdjson::SIMDJSON_PADDING));
+}
+
+Result<ParsedIndex> read_remote_index(std::string_view url, const RemoteOptions& options, std::uint64_t max_bytes) {
+  auto text = fetch_text(url, options, max_bytes);
+  if (!text && text.error().code == Errc::remote_too_large)
+    return Error(Errc::bad_index, "the index is larger than the limit of " + std::to_string(max_bytes) + " bytes");
+  if (!text) return std::move(text).error();
+  return parse_index(*text);
+}
+
+Result<std::filesystem::path> remote_shard(std::string_view index_url, const std::string& name) {
+  SFT_TRY_ASSIGN(Url index, parse_url(index_url));
+  SFT_TRY_ASSIGN(Url shard, shard_url(index, name));
+  return std::filesystem::path(shard.text());
 }
 
 namespace {

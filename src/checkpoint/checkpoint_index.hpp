@@ -34,6 +34,15 @@ Result<ParsedIndex> parse_index(std::string_view json);
 // reading straight into the parser's padded buffer (no second copy).
 Result<ParsedIndex> read_index(const std::filesystem::path& path, std::uint64_t max_bytes);
 
+// The index at an http(s) URL (sft/remote.hpp), fetched with `options` and
+// parsed: bad_index beyond max_bytes, as for a file.
+Result<ParsedIndex> read_remote_index(std::string_view url, const RemoteOptions& options, std::uint64_t max_bytes);
+
+// The URL of shard `name` of the index at `index_url`: the index's own
+// directory on the same host (src/remote/url.hpp, shard_url), or shard_path
+// for a name that could leave it.
+Result<std::filesystem::path> remote_shard(std::string_view index_url, const std::string& name);
+
 // The path to open for shard `name` of a checkpoint in `dir` whose real path is
 // `real_dir`: shard_path for an unsafe name or a symlink leading outside
 // (unless allowed), shard_missing when it does not exist.

@@ -293,6 +293,7 @@ std::uint64_t CompressedSource::size() const noexcept { return s_->table.total; 
 const Header& CompressedSource::header() const noexcept { return s_->header; }
 Header CompressedSource::take_header() noexcept { return std::move(s_->header); }
 std::uint64_t CompressedSource::compressed_size() const noexcept { return s_->raw->size(); }
+const ByteSource* CompressedSource::raw() const noexcept { return s_->raw.get(); }
 std::span<const FrameInfo> CompressedSource::frames() const noexcept { return s_->table.frames; }
 bool CompressedSource::byte_planes() const noexcept { return s_->table.byte_planes; }
 void CompressedSource::set_threads(unsigned threads) noexcept {

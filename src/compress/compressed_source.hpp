@@ -45,6 +45,8 @@ class CompressedSource final : public ByteSource {
   // Moves the header out (File keeps its own copy; the source needs only the layout it derived from it).
   Header take_header() noexcept;
   std::uint64_t compressed_size() const noexcept;
+  // The source of the compressed bytes (a remote one, for a URL).
+  const ByteSource* raw() const noexcept;
   std::span<const FrameInfo> frames() const noexcept;
   bool byte_planes() const noexcept;
   // See CompressedReader::check_frame.

@@ -31,6 +31,10 @@ std::string_view errc_name(Errc code) noexcept {
     SFT_ERRC_CASE(gpu_out_of_memory) SFT_ERRC_CASE(gpu_launch) SFT_ERRC_CASE(gpu_bad_argument)
     SFT_ERRC_CASE(gpu_unsupported) SFT_ERRC_CASE(gpu_verify_failed) SFT_ERRC_CASE(tune_cache)
     SFT_ERRC_CASE(npy_bad_header) SFT_ERRC_CASE(npy_unsupported)
+    SFT_ERRC_CASE(remote_url) SFT_ERRC_CASE(remote_unsupported) SFT_ERRC_CASE(remote_http)
+    SFT_ERRC_CASE(remote_range) SFT_ERRC_CASE(remote_changed) SFT_ERRC_CASE(remote_timeout)
+    SFT_ERRC_CASE(remote_too_large) SFT_ERRC_CASE(remote_redirect) SFT_ERRC_CASE(remote_tls)
+    SFT_ERRC_CASE(remote_connection) SFT_ERRC_CASE(remote_encoding)
 #undef SFT_ERRC_CASE
   }
   return "unknown";

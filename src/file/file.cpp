@@ -8,6 +8,7 @@
 #include "file/file_impl.hpp"
 #include "header/header_parse.hpp"
 #include "header/header_read.hpp"
+#include "remote/remote_source.hpp"
 #include "sft/compressed.hpp"
 #include "sft_internal/guard.hpp"
 
@@ -52,6 +53,8 @@ File::~File() = default;
 
 Result<File> File::open(const std::filesystem::path& path, const OpenOptions& options) {
   return detail::guarded([&]() -> Result<File> {
+    // An http(s) URL: the remote source (src/remote/, sft/remote.hpp).
+    if (is_url(path.native())) return detail::open_remote_file(path.native(), options);
     SFT_TRY_ASSIGN(detail::RegularFile file, detail::open_regular_file(path));
 
     // A compressed checkpoint starts with a zstd frame or an "SFTZ" prefix;

@@ -348,8 +348,8 @@ Result<DeviceTensors> upload_files(const Device& device, std::span<const File* c
   // How to read.
   bool use_pread = false;
   for (const File* f : files) {
-    // A compressed checkpoint has no usable descriptor; read_bytes decompresses.
-    bool can_map = f->mapped(), can_pread = f->fd() >= 0 || f->compressed();
+    // Any source not in memory is read with read_bytes (pread, decompression, range requests).
+    bool can_map = f->mapped(), can_pread = f->fd() >= 0 || !f->mapped();
     if (options.read == ReadMethod::mapping && !can_map)
       return Error(Errc::not_mapped, "ReadMethod::mapping asked of a file opened in pread mode");
     if (options.read == ReadMethod::pread && !can_pread)

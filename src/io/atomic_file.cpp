@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -93,6 +94,38 @@ Result<void> AtomicFile::keep_target_mode() {
   if (::fchown(fd_, st.st_uid, st.st_gid) != 0 && errno != EPERM) return io_error("fchown of", errno);
   if (::fchmod(fd_, st.st_mode & 0777) != 0) return io_error("fchmod of", errno);
   return {};
+}
+
+Result<AtomicFile> AtomicFile::open_resumable(const std::filesystem::path& target, const std::filesystem::path& temp) {
+  AtomicFile f;
+  f.target_ = target;
+  f.temp_ = temp;
+  f.fd_ = ::open(temp.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  if (f.fd_ < 0) {
+    const int err = errno;
+    f.temp_.clear();
+    return Error(Errc::write_failed, "cannot open '" + temp.string() + "': " + std::strerror(err));
+  }
+  if (::flock(f.fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    f.keep();
+    std::string why = "'";
+    why += temp.string();
+    why += "' is in use (";
+    why += std::strerror(err);
+    why += "): another process is writing it";
+    return Error(Errc::write_failed, std::move(why));
+  }
+  return f;
+}
+
+void AtomicFile::keep() noexcept {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+  registration_.remove();
+  temp_.clear();
 }
 
 AtomicFile::AtomicFile(AtomicFile&& o) noexcept
@@ -215,6 +248,12 @@ Result<void> AtomicFile::write_gather(std::uint64_t offset, std::span<const std:
       inside = 0;
     }
   }
+  return {};
+}
+
+Result<void> AtomicFile::sync() {
+  if (fd_ < 0) return Error(Errc::writer_state, "the temporary file is closed");
+  if (::fsync(fd_) != 0) return io_error("fsync of", errno);
   return {};
 }
 

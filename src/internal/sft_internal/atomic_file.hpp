@@ -28,6 +28,12 @@ class AtomicFile {
   static Result<AtomicFile> create(const std::filesystem::path& target,
                                    std::uint64_t fail_after_bytes = ~std::uint64_t{0});
 
+  // A temporary at the fixed path `temp` (beside `target`), created when
+  // missing and kept as it is otherwise, for a download that resumes where an
+  // interrupted one stopped. It is locked (flock) while open: a second writer
+  // gets write_failed instead of sharing it.
+  static Result<AtomicFile> open_resumable(const std::filesystem::path& target, const std::filesystem::path& temp);
+
   AtomicFile(AtomicFile&& other) noexcept;
   AtomicFile& operator=(AtomicFile&& other) noexcept;
   AtomicFile(const AtomicFile&) = delete;
@@ -42,6 +48,9 @@ class AtomicFile {
   // Write the spans back to back from `offset`, batching them into pwritev calls.
   Result<void> write_gather(std::uint64_t offset, std::span<const std::span<const std::byte>> parts);
 
+  // fsync the temporary (its bytes so far are on disk when this returns).
+  Result<void> sync();
+
   // The first half of commit(): fsync (when durable) and close, leaving the
   // complete temporary in place (still removed by abort(), the destructor
   // and remove_temporaries()). For writing several files that must appear
@@ -52,6 +61,8 @@ class AtomicFile {
   Result<void> commit(bool durable);
   // Close and unlink the temporary. Idempotent, never fails.
   void abort() noexcept;
+  // Close and leave the temporary in place (to be resumed later).
+  void keep() noexcept;
 
   bool open() const noexcept { return fd_ >= 0; }
   const std::filesystem::path& temp_path() const noexcept { return temp_; }
