@@ -31,6 +31,9 @@ std::string_view errc_name(Errc code) noexcept {
     SFT_ERRC_CASE(gpu_out_of_memory) SFT_ERRC_CASE(gpu_launch) SFT_ERRC_CASE(gpu_bad_argument)
     SFT_ERRC_CASE(gpu_unsupported) SFT_ERRC_CASE(gpu_verify_failed) SFT_ERRC_CASE(tune_cache)
     SFT_ERRC_CASE(npy_bad_header) SFT_ERRC_CASE(npy_unsupported)
+    SFT_ERRC_CASE(plan_invalid) SFT_ERRC_CASE(plan_split) SFT_ERRC_CASE(plan_subbyte)
+    SFT_ERRC_CASE(plan_experts) SFT_ERRC_CASE(dist_engine) SFT_ERRC_CASE(dist_timeout)
+    SFT_ERRC_CASE(dist_peer_failed) SFT_ERRC_CASE(dist_mismatch)
 #undef SFT_ERRC_CASE
   }
   return "unknown";
