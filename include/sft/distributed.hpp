@@ -258,7 +258,7 @@ class LoadedShard {
 
   // Write the held tensors as directory/rank_file_name(rank, world), with the
   // Writer (atomically, the reference's layout, no metadata): byte for byte
-  // what reshard() writes for this rank.
+  // what reshard() writes for this rank. The directory is created if missing.
   Result<std::filesystem::path> write(const std::filesystem::path& directory) const;
 
  private:

@@ -90,6 +90,9 @@ std::span<std::byte> LoadedShard::bytes(const LoadedTensor& t) & noexcept {
 Result<std::filesystem::path> LoadedShard::write(const std::filesystem::path& directory) const {
   Writer w;
   for (const LoadedTensor& t : tensors_) SFT_TRY(w.add(t.info.name, t.info.dtype, t.info.shape, view(t).bytes()));
+  std::error_code ec;
+  std::filesystem::create_directories(directory, ec);  // every rank may try: existing is fine
+  if (ec) return Error(Errc::write_failed, "cannot create " + directory.string() + ": " + ec.message());
   std::filesystem::path path = directory / rank_file_name(stats_.rank, stats_.world);
   SFT_TRY(w.write_file(path));
   return path;

@@ -244,6 +244,7 @@ Result<TensorParallelPlan> TensorParallelPlan::parse(std::string_view json, cons
       w.eat('[');
       if (w.eat(']')) return {};
       do {
+        w.skip_ws();
         if (plan.rules.size() >= limits.max_rules)
           return invalid("more than " + std::to_string(limits.max_rules) + " rules", w.pos());
         SFT_TRY_ASSIGN(auto rule, parse_rule(w, limits));
