@@ -2,12 +2,20 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <vector>
 
 #include "sft/distributed.hpp"
 
 namespace sft::detail {
+
+// "2.5", "600": a timeout for messages.
+inline std::string seconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", s);
+  return buf;
+}
 
 class EngineBase : public DistEngine {
  public:

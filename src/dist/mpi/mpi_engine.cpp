@@ -217,7 +217,7 @@ class MpiEngine final : public detail::EngineBase {
       if (Clock::now() > deadline) {
         broken_ = true;
         return Error(Errc::dist_timeout, std::string(what) + " did not complete within " +
-                                             std::to_string(options_.timeout_s) + " s on rank " + std::to_string(rank_) +
+                                             detail::seconds(options_.timeout_s) + " s on rank " + std::to_string(rank_) +
                                              " of " + std::to_string(world_) + ": a peer stalled, failed or died");
       }
       if (polls > 1000) {

@@ -276,7 +276,7 @@ class NcclEngine final : public detail::EngineBase {
   }
 
   Error timeout(const char* what) const {
-    return Error(Errc::dist_timeout, std::string(what) + " did not complete within " + std::to_string(options_.timeout_s) +
+    return Error(Errc::dist_timeout, std::string(what) + " did not complete within " + detail::seconds(options_.timeout_s) +
                                          " s on rank " + std::to_string(rank_) + " of " + std::to_string(world_) +
                                          ": a peer stalled, failed or died");
   }
