@@ -48,3 +48,14 @@ foreach(part engine load faults nccl)
   set_tests_properties(dist.mpi_${part} PROPERTIES SKIP_RETURN_CODE 77 LABELS dist TIMEOUT 300
                        ENVIRONMENT "${SFT_MPI_TEST_ENV}")
 endforeach()
+
+# Smoke test of the benchmark harness (bench/dist_bench.py, which embeds
+# bench/dist_sim.py's model): a tiny workload, two ranks, sft and the
+# reference's read-all; checks the report is well formed. No time is asserted.
+add_test(NAME bench.dist_smoke
+         COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/bench/dist_bench.py --layers 1 --hidden 256 --worlds 2
+                 --methods sft read-all --sft $<TARGET_FILE:sft_cli> --mpiexec ${MPIEXEC_EXECUTABLE}
+                 --work-dir ${CMAKE_CURRENT_BINARY_DIR}/dist-bench-smoke --out -)
+set_tests_properties(bench.dist_smoke PROPERTIES LABELS "bench;dist" TIMEOUT 300
+                     PASS_REGULAR_EXPRESSION "sft: the most any rank requested is [0-9.]+ GB \\([0-9.]+ x the bound\\): within"
+                     ENVIRONMENT "${SFT_MPI_TEST_ENV}")

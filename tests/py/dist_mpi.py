@@ -27,6 +27,7 @@ GPU half of `nccl`, which still checks the clean failure).
 import argparse
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -255,7 +256,8 @@ def same_files(a, b, w, label):
 
 
 def stats_lines(stdout):
-    return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+    """The --stats objects (flat JSON), wherever they are: mpirun may join two ranks' lines."""
+    return [json.loads(text) for text in re.findall(r"\{[^{}]*\}", stdout)]
 
 
 # --- parts ----------------------------------------------------------------------------------
