@@ -197,7 +197,9 @@ std::vector<Spec> every_kind() {
   specs.push_back({"empty.col", DType::F32, {0, 4}});
   specs.push_back({"empty.row", DType::F32, {4, 0}});
   specs.push_back({"scalar", DType::F64, {}});
-  specs.push_back({"big.row", DType::F32, {64, 96}});  // strided runs worth coalescing
+  specs.push_back({"big.row", DType::F32, {64, 96}});  // strided runs worth coalescing, redistributed through staging
+  specs.push_back({"wide.row", DType::F32, {6, 1100}});  // rows read straight into the send blocks
+  specs.push_back({"odd.row", DType::BF16, {5, 1030}});  // into place for 2 ranks, through staging for 3 and 4
   specs.push_back({"big.rep", DType::U8, {3000}});
   return specs;
 }

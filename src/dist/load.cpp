@@ -138,21 +138,16 @@ struct LoadedShardBuilder {
 
 namespace {
 
-// One round's exchange buffers, filled before the round's agreement so that
-// nothing that can fail on one rank only (memory) comes between the
-// agreement and the collective.
+// One round's exchange buffers. They exist before the round's reads (which
+// put redistributed rows straight into the send blocks) and are filled before
+// the round's agreement, so that nothing that can fail on one rank only
+// (memory) comes between the agreement and the collective.
 struct Exchange {
   Buffer send, recv;
   std::uint64_t send_total = 0, recv_total = 0;
 };
 
-// Do the self copies and pack the sends of a round whose reads are done.
-Result<Exchange> prepare(const detail::Round& round, std::byte* output, std::byte* staging) {
-  using detail::Buf;
-  auto src = [&](Buf b, std::uint64_t at) { return (b == Buf::staging ? staging : output) + at; };
-  for (const detail::Copy& c : round.self)
-    for (std::uint64_t j = 0; j < c.count; ++j)
-      std::memcpy(output + c.dst_at + j * c.run, src(c.src, c.src_at + j * c.stride), c.run);
+Result<Exchange> allocate_exchange(const detail::Round& round) {
   Exchange x;
   if (!round.exchange) return x;
   for (auto n : round.send_counts) x.send_total += n;
@@ -162,11 +157,26 @@ Result<Exchange> prepare(const detail::Round& round, std::byte* output, std::byt
   if ((x.send_total && !x.send) || (x.recv_total && !x.recv))
     return Error(Errc::out_of_memory,
                  "no memory for " + std::to_string(x.send_total + x.recv_total) + " bytes of exchange buffers");
+  return x;
+}
+
+// After the reads: the self copies, and the sends that were not read into place.
+void prepare(const detail::Round& round, Exchange& x, std::byte* output, std::byte* staging) {
+  using detail::Buf;
+  auto src = [&](Buf b, std::uint64_t at) { return (b == Buf::staging ? staging : output) + at; };
+  for (const detail::Copy& c : round.self)
+    for (std::uint64_t j = 0; j < c.count; ++j)
+      std::memcpy(output + c.dst_at + j * c.run, src(c.src, c.src_at + j * c.stride), c.run);
+  if (!round.exchange) return;
   std::byte* to = x.send.get();
   for (const auto& copies : round.send)
-    for (const detail::Copy& c : copies)
+    for (const detail::Copy& c : copies) {
+      if (c.src == Buf::send) {  // already read into place
+        to += c.bytes();
+        continue;
+      }
       for (std::uint64_t j = 0; j < c.count; ++j, to += c.run) std::memcpy(to, src(c.src, c.src_at + j * c.stride), c.run);
-  return x;
+    }
 }
 
 // The all-to-all of a prepared round, then the received bytes into place.
@@ -233,18 +243,21 @@ Result<LoadedShard> load_shard(const std::filesystem::path& path, const TensorPa
   for (std::size_t k = 0; k < rounds; ++k) {
     Exchange x;
     if (status) {
+      auto buffers = allocate_exchange(rp.rounds[k]);
+      if (buffers) x = std::move(*buffers);
+      else status = std::move(buffers).error();
+    }
+    if (status) {
       const auto t = Clock::now();
       detail::ReadCounters counters;
-      detail::ReadTargets targets{&*checkpoint, tensors, output.get(), staging.get()};
+      detail::ReadTargets targets{&*checkpoint, tensors, output.get(), staging.get(), x.send.get()};
       status = detail::execute_reads(rp.rounds[k], targets, options.read_threads, &counters);
       stats.bytes_read += counters.bytes;
       stats.read_requests += counters.requests;
       stats.seconds_read += seconds_since(t);
       if (status) {
         const auto t2 = Clock::now();
-        auto prepared = prepare(rp.rounds[k], output.get(), staging.get());
-        if (prepared) x = std::move(*prepared);
-        else status = std::move(prepared).error();
+        prepare(rp.rounds[k], x, output.get(), staging.get());
         stats.seconds_exchange += seconds_since(t2);
       }
     }

@@ -51,11 +51,57 @@ struct Decision {
   std::uint32_t round = 0;
 };
 
+// A redistributed tensor's rows read straight into place: per column block
+// (one per rank) its run and the index of its place holder in send[q]
+// (~0 for this rank's own columns, which go to the output).
+struct ScatterRead {
+  std::uint32_t round = 0, shard = 0, tensor = 0;
+  std::uint64_t offset = 0;  // file offset of row r0
+  std::uint64_t r0 = 0, r1 = 0, row_bytes = 0, out_at = 0;
+  struct Column { std::uint64_t run; std::size_t send_index; };
+  std::vector<Column> columns;
+};
+
 struct Costs {
   double latency, storage, network, collective;
   std::uint64_t max_request;
   double reads(std::uint64_t requests) const { return static_cast<double>(requests) * latency; }
 };
+
+// The requests of a scatter read: whole rows, each row cut into its column
+// blocks, each landing in its receiver's send block (or this rank's output).
+// A request holds at most max_segments segments and, unless one row is
+// larger, max_request_bytes.
+// copy_at[q][i]: where round.send[q][i] starts in the round's send buffer.
+void add_scatter_requests(const ScatterRead& sr, Round& round, const std::vector<std::vector<std::uint64_t>>& copy_at,
+                          std::uint32_t world, const CoalesceOptions& c) {
+  std::vector<std::uint64_t> at(world, 0);  // where each column block starts in its buffer
+  for (std::uint32_t q = 0; q < world; ++q) {
+    const auto& col = sr.columns[q];
+    at[q] = col.send_index == ~std::size_t{0} ? sr.out_at + sr.r0 * col.run : copy_at[q][col.send_index];
+  }
+  std::size_t nonzero = 0;
+  for (const auto& col : sr.columns) nonzero += col.run != 0;
+  const std::uint64_t by_segments = std::max<std::uint64_t>(1, max_segments / std::max<std::size_t>(1, nonzero));
+  const std::uint64_t by_bytes = std::max<std::uint64_t>(1, c.max_request_bytes / sr.row_bytes);
+  const std::uint64_t rows_per_request = std::min(by_segments, by_bytes);
+  for (std::uint64_t k = 0; k < sr.r1 - sr.r0; k += rows_per_request) {
+    const std::uint64_t n = std::min(rows_per_request, sr.r1 - sr.r0 - k);
+    Request q;
+    q.shard = sr.shard;
+    q.tensor = sr.tensor;
+    q.offset = sr.offset + k * sr.row_bytes;
+    q.length = q.useful = n * sr.row_bytes;
+    q.segments.reserve(n * nonzero);
+    for (std::uint64_t j = k; j < k + n; ++j)
+      for (std::uint32_t p = 0; p < world; ++p) {
+        const auto& col = sr.columns[p];
+        if (col.run)
+          q.segments.push_back({col.run, col.send_index == ~std::size_t{0} ? Buf::output : Buf::send, at[p] + j * col.run});
+      }
+    round.requests.push_back(std::move(q));
+  }
+}
 
 }  // namespace
 
@@ -241,6 +287,7 @@ Result<RankPlan> plan_rank(std::span<const CheckpointTensor> tensors, const Tens
   out.output_at.assign(tensors.size(), 0);
   out.rounds.resize(rounds);
   std::vector<std::vector<Range>> ranges(rounds);
+  std::vector<ScatterRead> scatter_reads;
   for (Round& r : out.rounds) {
     r.send.resize(world);
     r.receive.resize(world);
@@ -293,22 +340,27 @@ Result<RankPlan> plan_rank(std::span<const CheckpointTensor> tensors, const Tens
         const std::uint64_t r0 = share(g.rows, rank, world), r1 = share(g.rows, rank + 1, world);
         const std::uint64_t mine_run = pt.part.held ? pt.part.run_bytes : 0;
         if (r1 > r0) {
-          const std::uint64_t st = round.staging_bytes;
-          round.staging_bytes = align_up(st + (r1 - r0) * g.row_bytes, output_alignment);
-          ranges[d.round].push_back({shard, ti, base + r0 * g.row_bytes, (r1 - r0) * g.row_bytes, Buf::staging, st});
           pt.bytes_read = (r1 - r0) * g.row_bytes;
+          // Read straight into the receivers' send blocks when runs are wide
+          // enough; otherwise through staging.
+          const bool scatter = g.row_bytes >= min_scatter_run * world;
+          ScatterRead sr{d.round, shard, ti, base + r0 * g.row_bytes, r0, r1, g.row_bytes, out_at, {}};
+          std::uint64_t st = 0;
+          if (!scatter) {
+            st = round.staging_bytes;
+            round.staging_bytes = align_up(st + (r1 - r0) * g.row_bytes, output_alignment);
+            ranges[d.round].push_back({shard, ti, sr.offset, (r1 - r0) * g.row_bytes, Buf::staging, st});
+          }
           for (std::uint32_t q = 0; q < world; ++q) {
             const IndexRange cols = chunk_range(g.n, q, world);
             const std::uint64_t run = (cols.stop - cols.start) * g.inner_bits / 8;
+            sr.columns.push_back({run, q == rank ? ~std::size_t{0} : round.send[q].size()});
             if (run == 0) continue;
-            Copy c{Buf::staging, st + cols.start * g.inner_bits / 8, run, r1 - r0, g.row_bytes, 0};
-            if (q == rank) {
-              c.dst_at = out_at + r0 * run;
-              round.self.push_back(c);
-            } else {
-              round.send[q].push_back(c);
-            }
+            Copy c{scatter ? Buf::send : Buf::staging, st + cols.start * g.inner_bits / 8, run, r1 - r0, g.row_bytes, 0};
+            if (q != rank) round.send[q].push_back(c);
+            else if (!scatter) round.self.push_back({c.src, c.src_at, c.run, c.count, c.stride, out_at + r0 * run});
           }
+          if (scatter) scatter_reads.push_back(std::move(sr));
         }
         if (mine_run > 0) {
           for (std::uint32_t p = 0; p < world; ++p) {
@@ -357,9 +409,23 @@ Result<RankPlan> plan_rank(std::span<const CheckpointTensor> tensors, const Tens
       sum.bytes_to_send += r.send_counts[q];
       sum.bytes_to_receive += r.receive_counts[q];
     }
-    for (const Request& q : r.requests)
-      sum.requests.push_back({q.shard, q.offset, q.length, q.useful, 1, 0});
   }
+  if (!scatter_reads.empty()) {
+    std::vector<std::vector<std::vector<std::uint64_t>>> copy_at(rounds);
+    for (std::uint32_t k = 0; k < rounds; ++k) {
+      std::uint64_t at = 0;
+      copy_at[k].resize(world);
+      for (std::uint32_t q = 0; q < world; ++q)
+        for (const Copy& c : out.rounds[k].send[q]) {
+          copy_at[k][q].push_back(at);
+          at += c.bytes();
+        }
+    }
+    for (const ScatterRead& sr : scatter_reads)
+      add_scatter_requests(sr, out.rounds[sr.round], copy_at[sr.round], world, o.coalesce);
+  }
+  for (const Round& r : out.rounds)
+    for (const Request& q : r.requests) sum.requests.push_back({q.shard, q.offset, q.length, q.useful, 1, 0});
   for (const ReadRequest& q : sum.requests) sum.bytes_read += q.length;
 
   // The fingerprint: everything the collectives' pairing depends on.

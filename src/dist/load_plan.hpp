@@ -20,7 +20,9 @@
 
 namespace sft::detail {
 
-enum class Buf : std::uint8_t { output, staging, sink };
+// Where read bytes go: the rank's tensors, the staging area, the round's send
+// buffer (rows read straight into the blocks of their receivers), or nowhere (a gap).
+enum class Buf : std::uint8_t { output, staging, send, sink };
 
 // Part of a coalesced request: `length` bytes into a buffer at `at` (sink: a gap).
 struct Segment {
@@ -52,6 +54,8 @@ struct StridedRead {
 
 // `count` runs of `run` bytes, `stride` apart from `src_at` in a buffer,
 // copied to consecutive bytes (of a send buffer, or of the output at `dst_at`).
+// A copy whose source is Buf::send is a place holder: the reads put its bytes
+// in the send buffer themselves.
 struct Copy {
   Buf src = Buf::output;
   std::uint64_t src_at = 0, run = 0, count = 0, stride = 0;
@@ -86,6 +90,11 @@ struct RankPlan {
 
 // Output tensors are placed at multiples of this many bytes.
 inline constexpr std::uint64_t output_alignment = 64;
+
+// Redistributed tensors whose runs average at least this many bytes are read
+// straight into the send blocks (one preadv segment per run); narrower ones go
+// through the staging area and are copied out, to bound the segment count.
+inline constexpr std::uint64_t min_scatter_run = 1024;
 
 // `tensors` are the checkpoint's tensors() in order; nodes.size() is the world.
 Result<RankPlan> plan_rank(std::span<const CheckpointTensor> tensors, const TensorParallelPlan& plan, std::uint32_t rank, std::span<const std::uint32_t> nodes,

@@ -38,7 +38,7 @@ class Reader {
       : round_(round), t_(t), counters_(counters) {}
 
   std::byte* where(Buf b, std::uint64_t at) const noexcept {
-    return (b == Buf::staging ? t_.staging : t_.output) + at;
+    return (b == Buf::staging ? t_.staging : b == Buf::send ? t_.send : t_.output) + at;
   }
 
   Error fail(std::uint32_t shard, std::uint32_t tensor, std::uint64_t offset, std::string what) const {

@@ -15,6 +15,7 @@ struct ReadTargets {
   std::span<const CheckpointTensor> tensors;    // files and names
   std::byte* output = nullptr;
   std::byte* staging = nullptr;
+  std::byte* send = nullptr;                    // the round's send buffer
 };
 
 struct ReadCounters {

@@ -108,7 +108,8 @@ def tensors_of_every_kind():
                       (name + ".inner", name, [3, 5, 4]), (name + ".rep", name, [5])]
     specs += [(f"experts.{e}.w", "BF16", [2, 3]) for e in range(EXPERTS)]
     specs += [("x.skip", "F32", [4]), ("empty.col", "F32", [0, 4]), ("empty.row", "F32", [4, 0]),
-              ("scalar", "F64", []), ("big.row", "F32", [64, 96]), ("big.rep", "U8", [3000])]
+              ("scalar", "F64", []), ("big.row", "F32", [64, 96]), ("big.rep", "U8", [3000]),
+              ("wide.row", "F32", [6, 1100]), ("odd.row", "BF16", [5, 1030])]
     return specs
 
 

@@ -200,13 +200,15 @@ class MpiEngine final : public detail::EngineBase {
     return {};
   }
 
-  // Poll until every request completes, backing off from a busy loop to
-  // short sleeps; past the deadline the engine is broken and the requests abandoned.
+  // Poll until every request completes; past the deadline the engine is
+  // broken and the requests abandoned. The loop spins (yielding the CPU each
+  // time round), as MPI's own blocking calls do: with shared memory, messages
+  // move only while a rank polls, so sleeping between polls (tried: up to
+  // 1 ms) cut an all-to-all to 45 MB/s.
   Result<void> wait(MPI_Request* reqs, std::size_t n, const char* what) {
     if (n == 0) return {};
     const auto deadline = Clock::now() + std::chrono::duration<double>(options_.timeout_s);
-    auto pause = std::chrono::microseconds(0);
-    for (std::uint64_t polls = 0;; ++polls) {
+    for (;;) {
       int done = 0;
       const int rc = MPI_Testall(static_cast<int>(n), reqs, &done, MPI_STATUSES_IGNORE);
       if (rc != MPI_SUCCESS) {
@@ -220,10 +222,7 @@ class MpiEngine final : public detail::EngineBase {
                                              detail::seconds(options_.timeout_s) + " s on rank " + std::to_string(rank_) +
                                              " of " + std::to_string(world_) + ": a peer stalled, failed or died");
       }
-      if (polls > 1000) {
-        pause = std::min(std::chrono::microseconds(1000), pause + std::chrono::microseconds(20));
-        std::this_thread::sleep_for(pause);
-      }
+      std::this_thread::yield();
     }
   }
 
