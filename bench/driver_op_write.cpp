@@ -42,7 +42,8 @@ Result<RepOutcome> op_write(const DriverArgs& a) {
     WriterOptions options;
     options.durable = false;
     Writer w(options);
-    for (const TensorView v : source->views()) {
+    SFT_TRY_ASSIGN(auto views, source->views());
+    for (const TensorView v : views) {
       if (auto r = w.add(v.name(), v.dtype(), v.shape(), v.bytes()); !r) return std::move(r).error();
       out.bytes += v.size_bytes();
       ++out.tensors;
@@ -55,8 +56,10 @@ Result<RepOutcome> op_write(const DriverArgs& a) {
     auto back = File::open(a.output);
     if (!back) return std::move(back).error();
     std::uint64_t sum_out = 0, sum_in = 0;
-    for (const TensorView v : back->views()) sum_out += byte_checksum(v.bytes());
-    for (const TensorView v : source->views()) sum_in += byte_checksum(v.bytes());
+    SFT_TRY_ASSIGN(auto back_views, back->views());
+    SFT_TRY_ASSIGN(auto source_views, source->views());
+    for (const TensorView v : back_views) sum_out += byte_checksum(v.bytes());
+    for (const TensorView v : source_views) sum_in += byte_checksum(v.bytes());
     if (back->header().size() != out.tensors || sum_out != sum_in)
       return Error(Errc::io_error, "the written file does not read back as the source");
     out.checksum = sum_out;

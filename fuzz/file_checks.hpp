@@ -7,6 +7,7 @@
 // that strays outside the input.
 #pragma once
 
+#include <algorithm>
 #include <complex>
 #include <cstddef>
 #include <cstdint>
@@ -46,7 +47,7 @@ void check_typed(const TensorView& v) {
   } else {
     FUZZ_CHECK(r.error().code == Errc::misaligned_data);
   }
-  if (v.dtype() != DType::U8) {
+  if (v.dtype() != DType::U8 && v.dtype() != DType::BOOL) {
     auto wrong = v.as<std::uint8_t>();
     FUZZ_CHECK(!wrong && wrong.error().code == Errc::dtype_mismatch);
   } else {
@@ -57,7 +58,7 @@ void check_typed(const TensorView& v) {
 
 inline void check_typed_any(const TensorView& v) {
   switch (v.dtype()) {
-    case DType::BOOL: check_typed<bool>(v); break;
+    case DType::BOOL: check_typed<std::uint8_t>(v); break;
     case DType::U8: check_typed<std::uint8_t>(v); break;
     case DType::I8: check_typed<std::int8_t>(v); break;
     case DType::I16: check_typed<std::int16_t>(v); break;
@@ -71,10 +72,14 @@ inline void check_typed_any(const TensorView& v) {
     case DType::F64: check_typed<double>(v); break;
     case DType::I64: check_typed<std::int64_t>(v); break;
     case DType::U64: check_typed<std::uint64_t>(v); break;
-    default: {  // no C++ type: F4, F6, F8 — only the wrong-type check applies
-      auto wrong = v.as<std::uint8_t>();
-      FUZZ_CHECK(!wrong && wrong.error().code == Errc::dtype_mismatch);
-    }
+    case DType::F8_E5M2: check_typed<float8_e5m2>(v); break;
+    case DType::F8_E4M3: check_typed<float8_e4m3>(v); break;
+    case DType::F8_E8M0: check_typed<float8_e8m0>(v); break;
+    case DType::F8_E4M3FNUZ: check_typed<float8_e4m3fnuz>(v); break;
+    case DType::F8_E5M2FNUZ: check_typed<float8_e5m2fnuz>(v); break;
+    case DType::F4: check_typed<float4_e2m1x2>(v); break;
+    case DType::F6_E2M3: check_typed<float6_e2m3_packed>(v); break;
+    case DType::F6_E3M2: check_typed<float6_e3m2_packed>(v); break;
   }
 }
 
@@ -121,6 +126,12 @@ inline void check_slice(const File& f, const TensorView& v, std::span<const Slic
     FUZZ_CHECK(std::memcmp(out.data() + at, v.data() + br.begin, n) == 0);
     at += n;
   });
+  auto sliced = f.slice(info, spec);
+  FUZZ_CHECK(sliced.ok());
+  FUZZ_CHECK(sliced->size_bytes() == out.size());
+  FUZZ_CHECK(out.empty() || std::memcmp(sliced->data(), out.data(), out.size()) == 0);
+  FUZZ_CHECK(std::equal(sliced->shape().begin(), sliced->shape().end(), plan->shape.begin(), plan->shape.end()));
+  FUZZ_CHECK(sliced->owned() == !plan->contiguous());
   if (plan->byte_size > 0) {
     std::vector<std::byte> small(plan->byte_size - 1);
     auto s = f.read_slice(info, spec, small);
@@ -140,18 +151,25 @@ inline void check_slices(const File& f, const TensorView& v) {
   const std::uint64_t d0 = shape[0];
   spec = {SliceSpec::index(0)};
   check_slice(f, v, spec);
-  spec = {SliceSpec::index(d0)};  // one past the end
+  spec = {SliceSpec::index(static_cast<std::int64_t>(d0 & 0x3fffffffffffffff))};  // one past the end
   check_slice(f, v, spec);
-  spec = {SliceSpec::range(d0 / 2, d0)};
+  const auto half = static_cast<std::int64_t>((d0 / 2) & 0x3fffffffffffffff);
+  const auto end = static_cast<std::int64_t>(d0 & 0x3fffffffffffffff);
+  spec = {SliceSpec::range(half, end)};
   check_slice(f, v, spec);
-  spec = {SliceSpec::range(d0, d0 / 2)};  // start > stop unless d0 / 2 == d0
+  spec = {SliceSpec::range(end, half)};  // start > stop unless d0 / 2 == d0: empty
   check_slice(f, v, spec);
-  spec = {SliceSpec::range(0, ~std::uint64_t{0})};
+  spec = {SliceSpec::range(0, std::int64_t{1} << 62)};  // clamped to the dimension
+  check_slice(f, v, spec);
+  spec = {SliceSpec::range(SliceSpec::none, SliceSpec::none, 2)};
+  check_slice(f, v, spec);
+  spec = {SliceSpec::index(-1)};
   check_slice(f, v, spec);
   if (shape.size() >= 2) {
-    spec = {SliceSpec::all_of(), SliceSpec::range(shape[1] / 3, shape[1] - shape[1] / 3)};
+    const auto d1 = static_cast<std::int64_t>(shape[1] & 0x3fffffffffffffff);
+    spec = {SliceSpec::all_of(), SliceSpec::range(d1 / 3, d1 - d1 / 3)};
     check_slice(f, v, spec);
-    spec = {SliceSpec::range(d0 > 0 ? d0 - 1 : 0, d0), SliceSpec::index(shape[1] > 0 ? shape[1] - 1 : 0)};
+    spec = {SliceSpec::range(-1, SliceSpec::none), SliceSpec::index(-1)};
     check_slice(f, v, spec);
   }
   spec.assign(shape.size() + 1, SliceSpec::all_of());  // too many
@@ -168,7 +186,9 @@ inline void check_file_bytes(const std::uint8_t* data, std::size_t size) {
   check_header(f->header(), size);
   FUZZ_CHECK(f->size() == size);
   std::size_t n = 0;
-  for (TensorView v : f->views()) {
+  auto views = f->views();
+  FUZZ_CHECK(views.ok());
+  for (TensorView v : *views) {
     const TensorInfo& info = v.info();
     FUZZ_CHECK(v.size_bytes() == info.byte_size());
     if (v.size_bytes() > 0)
@@ -177,6 +197,8 @@ inline void check_file_bytes(const std::uint8_t* data, std::size_t size) {
     auto by_name = f->tensor(info.name);
     FUZZ_CHECK(by_name && by_name->data() == v.data() && by_name->size_bytes() == v.size_bytes());
     check_typed_any(v);
+    auto loaded = f->load(info);  // from memory: the same bytes, not a copy
+    FUZZ_CHECK(loaded && !loaded->owned() && loaded->data() == v.data() && loaded->size_bytes() == v.size_bytes());
 
     std::vector<std::byte> copy(v.size_bytes());
     auto rd = f->read(info, copy);

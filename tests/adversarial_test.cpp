@@ -102,7 +102,9 @@ TEST_P(Adversarial, GivesItsSpecificError) {
     for (const TensorInfo& t : mapped->header().tensors()) {
       std::vector<std::byte> a(t.byte_size()), b(t.byte_size());
       ASSERT_TRUE(mapped->read(t, a).ok());
-      ASSERT_TRUE(preads->read(t, b).ok());
+      const TensorInfo* pt = preads->header().find(t.name);  // each File reads its own entries
+      ASSERT_NE(pt, nullptr);
+      ASSERT_TRUE(preads->read(*pt, b).ok());
       EXPECT_EQ(a, b);
     }
     return;

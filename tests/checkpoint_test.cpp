@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "sft/checkpoint.hpp"
+#include "sft/checkpoint_writer.hpp"
 #include "test_support.hpp"
 
 namespace {

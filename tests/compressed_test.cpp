@@ -12,6 +12,7 @@
 
 #include "sft/compressed.hpp"
 #include "sft/file.hpp"
+#include "file_internals.hpp"
 #include "synthetic_file.hpp"
 #include "test_support.hpp"
 
@@ -143,7 +144,7 @@ TEST_F(Compressed, FileOpenReadsTensorsOnDemand) {
     EXPECT_FALSE(f->mapped());
     EXPECT_EQ(f->fd(), -1);
     EXPECT_EQ(f->size(), original.size());
-    const CompressedReader* r = f->compressed_reader();
+    const detail::CompressedSource* r = test::decoder(*f);
     ASSERT_NE(r, nullptr);
     r->frames();
     // Opening decoded only the frames of the header.
@@ -164,7 +165,7 @@ TEST_F(Compressed, FileOpenReadsTensorsOnDemand) {
       ASSERT_TRUE(s) << s.error().to_string();
       const TensorInfo* pt = plain->header().find(t.name);
       ASSERT_NE(pt, nullptr);
-      auto want = plain->view(*pt).bytes();
+      auto want = plain->view(*pt)->bytes();
       EXPECT_TRUE(std::equal(got.begin(), got.end(), want.begin(), want.end()));
       // At most the frames it covers; fewer when a neighbour already left one in the cache.
       EXPECT_LE(r->frames_decompressed() - before, touched);
@@ -183,7 +184,7 @@ TEST_F(Compressed, FileOpenReadsTensorsOnDemand) {
     std::vector<std::byte> part(2 * 128 * 2);
     auto plan = f->read_slice(*w, spec, part);
     ASSERT_TRUE(plan) << plan.error().to_string();
-    auto full = plain->view(*plain->header().find("layer0.attn.weight")).bytes();
+    auto full = plain->view(*plain->header().find("layer0.attn.weight"))->bytes();
     EXPECT_TRUE(std::equal(part.begin(), part.end(), full.begin() + 3 * 256));
   }
 }
@@ -201,7 +202,7 @@ TEST_F(Compressed, OneTensorReadDecodesExactlyItsFrames) {
   test::write_all(path, *z);
   auto f = File::open(path);
   ASSERT_TRUE(f) << f.error().to_string();
-  const CompressedReader* r = f->compressed_reader();
+  const detail::CompressedSource* r = test::decoder(*f);
   const std::uint64_t after_open = r->frames_decompressed();
   const TensorInfo* b = f->header().find("b");
   const std::uint64_t lo = f->header().data_start() + b->data_offsets.begin;
@@ -212,7 +213,7 @@ TEST_F(Compressed, OneTensorReadDecodesExactlyItsFrames) {
   ASSERT_TRUE(f->read(*b, got));
   EXPECT_EQ(r->frames_decompressed() - after_open, overlapping);
   EXPECT_LT(overlapping, r->frames().size() / 2);
-  auto want = plain->view(*plain->header().find("b")).bytes();
+  auto want = plain->view(*plain->header().find("b"))->bytes();
   EXPECT_TRUE(std::equal(got.begin(), got.end(), want.begin(), want.end()));
 }
 

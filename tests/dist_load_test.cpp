@@ -72,7 +72,9 @@ Model write_model(const fs::path& dir, const std::vector<Spec>& specs, std::uint
   EXPECT_TRUE(whole.ok());
   auto file = sft::File::from_memory(*whole);
   EXPECT_TRUE(file.ok());
-  std::vector<sft::TensorView> views(file->views().begin(), file->views().end());
+  auto all = file->views();
+  EXPECT_TRUE(all.ok());
+  std::vector<sft::TensorView> views(all->begin(), all->end());
   sft::CheckpointWriteOptions o;
   o.sharding.max_shard_size = max_shard_size;
   auto plan = sft::write_checkpoint(views, dir, o);
@@ -458,7 +460,7 @@ TEST(DistFaults, ATruncatedShardOnOneRankFailsEveryRank) {
   fs::copy(m.path, dir / "bad", fs::copy_options::recursive);
   auto checkpoint = sft::Checkpoint::open(dir / "bad");
   ASSERT_TRUE(checkpoint.ok());
-  const fs::path victim = checkpoint->shard_path(1);
+  const fs::path victim = *checkpoint->shard_path(1);
   fs::resize_file(victim, fs::file_size(victim) - 3);
   const auto plan = plan_of(kPlan);
   auto errors = run_ranks(
@@ -485,7 +487,7 @@ TEST(DistFaults, AFileThatShrinksWhileReadIsAnIoError) {
   const std::vector<std::uint32_t> nodes(2, 0);
   auto rp = sft::detail::plan_rank(*tensors, plan, 1, nodes, {});
   ASSERT_TRUE(rp.ok());
-  fs::resize_file(checkpoint->shard_path(0), 1000);
+  fs::resize_file(*checkpoint->shard_path(0), 1000);
   std::vector<std::byte> out(rp->output_bytes);
   sft::detail::ReadTargets targets{&*checkpoint, *tensors, out.data(), nullptr};
   auto r = sft::detail::execute_reads(rp->rounds[0], targets, 2, nullptr);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <complex>
+#include <limits>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -14,6 +15,7 @@
 
 #include "expect.hpp"
 #include "sft/sft.hpp"
+#include "slice_oracle.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -118,11 +120,12 @@ TEST_P(EveryMode, OpensAndDescribesTheFile) {
   ASSERT_NE(h.metadata_value("format"), nullptr);
   EXPECT_EQ(*h.metadata_value("format"), "test");
   if (GetParam() == How::pread) {
-    EXPECT_TRUE(f.bytes().empty());
+    EXPECT_TRUE(fails_with(f.bytes(), Errc::not_mapped));  // never an empty span
   } else {
-    EXPECT_EQ(to_vec(f.bytes()), s.bytes);
+    ASSERT_TRUE(succeeds(f.bytes()));
+    EXPECT_EQ(to_vec(*f.bytes()), s.bytes);
   }
-  if (GetParam() == How::memory) EXPECT_EQ(f.bytes().data(), o.source());  // borrowed, not copied
+  if (GetParam() == How::memory) EXPECT_EQ(f.bytes()->data(), o.source());  // borrowed, not copied
 }
 
 TEST_P(EveryMode, ReadCopiesEveryTensor) {
@@ -177,15 +180,19 @@ TEST_P(EveryMode, ViewsAndTensorLookup) {
   EXPECT_TRUE(names_tensor(missing, "nope"));
   if (GetParam() == How::pread) {
     EXPECT_TRUE(fails_with(f.tensor("w"), Errc::not_mapped));
+    EXPECT_TRUE(fails_with(f.views(), Errc::not_mapped));
+    for (const TensorInfo& t : f.header().tensors()) EXPECT_TRUE(fails_with(f.view(t), Errc::not_mapped));
     return;
   }
   std::size_t i = 0;
-  for (TensorView v : f.views()) {
+  auto views = f.views();
+  ASSERT_TRUE(succeeds(views));
+  for (TensorView v : *views) {
     ASSERT_LT(i, kOffsetOrder.size());
     EXPECT_EQ(v.name(), kOffsetOrder[i]);
     const TensorInfo& t = v.info();
     // Zero-copy: the view points into the file's bytes.
-    EXPECT_EQ(v.data(), f.bytes().data() + f.header().data_start() + t.data_offsets.begin);
+    EXPECT_EQ(v.data(), f.bytes()->data() + f.header().data_start() + t.data_offsets.begin);
     EXPECT_EQ(v.size_bytes(), t.byte_size());
     EXPECT_EQ(to_vec(v.bytes()), s.tensor_bytes(t.data_offsets.begin, t.data_offsets.end));
     auto byname = f.tensor(kOffsetOrder[i]);
@@ -343,7 +350,8 @@ TEST(FileOpen, HintsAndPopulateDoNotChangeWhatIsRead) {
       o.populate = populate;
       auto f = File::open(dir / "f.safetensors", o);
       ASSERT_TRUE(succeeds(f));
-      EXPECT_EQ(to_vec(f->bytes()), s.bytes);
+      ASSERT_TRUE(succeeds(f->bytes()));
+      EXPECT_EQ(to_vec(*f->bytes()), s.bytes);
     }
   }
 }
@@ -432,44 +440,16 @@ static_assert(arrow_works<sft::Result<File>&> && arrow_works<sft::Result<sft::He
 // ---------------------------------------------------------------------------
 // Slicing.
 
-// The expected result of a slice, element by element (only whole-byte dtypes).
+// The expected result of a slice (tests/support/slice_oracle.hpp).
 struct Expected {
   std::vector<std::uint64_t> shape;
   std::vector<std::byte> bytes;
 };
 
 Expected brute_force_slice(const TensorInfo& t, std::span<const std::byte> data, std::span<const SliceSpec> spec) {
-  const std::size_t rank = t.shape.size();
-  const std::uint64_t esize = element_size(t.dtype);
-  std::vector<std::vector<std::uint64_t>> picks(rank);
-  Expected e;
-  for (std::size_t d = 0; d < rank; ++d) {
-    SliceSpec s = d < spec.size() ? spec[d] : SliceSpec::all_of();
-    if (s.kind == SliceSpec::Kind::all) s = SliceSpec::range(0, t.shape[d]);
-    if (s.kind == SliceSpec::Kind::index) {
-      picks[d] = {s.start};
-    } else {
-      for (std::uint64_t i = s.start; i < s.stop; ++i) picks[d].push_back(i);
-      e.shape.push_back(s.stop - s.start);
-    }
-  }
-  std::vector<std::size_t> idx(rank, 0);
-  for (std::size_t d = 0; d < rank; ++d)
-    if (picks[d].empty()) return e;
-  while (true) {
-    std::uint64_t linear = 0;
-    for (std::size_t d = 0; d < rank; ++d) linear = linear * t.shape[d] + picks[d][idx[d]];
-    auto at = data.begin() + static_cast<std::ptrdiff_t>(linear * esize);
-    e.bytes.insert(e.bytes.end(), at, at + static_cast<std::ptrdiff_t>(esize));
-    std::size_t d = rank;
-    while (d > 0) {
-      --d;
-      if (++idx[d] < picks[d].size()) break;
-      idx[d] = 0;
-      if (d == 0) return e;
-    }
-    if (rank == 0) return e;
-  }
+  auto e = expected_slice(t, data, spec);
+  if (!e) return {};
+  return {e->shape, e->bytes};
 }
 
 // A file with one tensor `t` of the given dtype and shape; data bytes 0, 1, 2, ...
@@ -554,7 +534,7 @@ TEST_F(SliceF32, PlansMatchGetSlice) {
     std::vector<std::byte> out(plan->byte_size);
     auto r = f->read_slice(t, c.spec, out);
     ASSERT_TRUE(succeeds(r));
-    auto want = brute_force_slice(t, f->view(t).bytes(), c.spec);
+    auto want = brute_force_slice(t, f->view(t)->bytes(), c.spec);
     EXPECT_EQ(want.shape, c.shape);
     EXPECT_EQ(out, want.bytes);
   }
@@ -568,16 +548,15 @@ TEST_F(SliceF32, ErrorsAreSpecific) {
     std::vector<SliceSpec> spec;
     Errc code;
   };
-  const std::uint64_t big = ~std::uint64_t{0};
+  const std::int64_t big = std::numeric_limits<std::int64_t>::max();
   std::vector<Case> cases = {
-      {"[2:1]", {S::range(2, 1)}, Errc::slice_bad_range},
-      {"[:, 3:0]", {S::all_of(), S::range(3, 0)}, Errc::slice_bad_range},
-      {"[big:0]", {S::range(big, 0)}, Errc::slice_bad_range},
-      {"[0:5]", {S::range(0, 5)}, Errc::slice_out_of_range},
-      {"[5:5]", {S::range(5, 5)}, Errc::slice_out_of_range},
-      {"[0:big]", {S::range(0, big)}, Errc::slice_out_of_range},
+      {"[0:4:0]", {S::range(0, 4, 0)}, Errc::slice_bad_range},
+      {"[:, ::0]", {S::all_of(), S::range(S::none, S::none, 0)}, Errc::slice_bad_range},
       {"[4]", {S::index(4)}, Errc::slice_out_of_range},
+      {"[-5]", {S::index(-5)}, Errc::slice_out_of_range},
       {"[big]", {S::index(big)}, Errc::slice_out_of_range},
+      {"[-big]", {S::index(-big)}, Errc::slice_out_of_range},
+      {"[min]", {S::index(S::none)}, Errc::slice_out_of_range},
       {"[:, 3]", {S::all_of(), S::index(3)}, Errc::slice_out_of_range},
       {"[0, 0, 2]", {S::index(0), S::index(0), S::index(2)}, Errc::slice_out_of_range},
       {"[0, 0, 0, 0]", {S::index(0), S::index(0), S::index(0), S::index(0)}, Errc::slice_too_many_indices},
@@ -590,10 +569,55 @@ TEST_F(SliceF32, ErrorsAreSpecific) {
     EXPECT_TRUE(names_tensor(p, "t"));
     std::vector<std::byte> out(96);
     EXPECT_TRUE(fails_with(f->read_slice(t, c.spec, out), c.code));
+    EXPECT_TRUE(fails_with(f->slice(t, c.spec), c.code));
   }
   std::vector<std::byte> small(23);
   std::vector<SliceSpec> row = {S::index(1)};
   EXPECT_TRUE(fails_with(f->read_slice(t, row, small), Errc::buffer_too_small));
+}
+
+// Ranges follow Python: bounds clamp, start > stop is empty, negatives count from the end.
+TEST_F(SliceF32, RangesClampAndCountFromTheEndLikePython) {
+  ASSERT_TRUE(succeeds(f));
+  using S = SliceSpec;
+  const std::int64_t big = std::numeric_limits<std::int64_t>::max();
+  struct Case {
+    const char* label;
+    std::vector<SliceSpec> spec;
+    std::vector<std::uint64_t> shape;
+  };
+  std::vector<Case> cases = {
+      {"[2:1]", {S::range(2, 1)}, {0, 3, 2}},
+      {"[0:5]", {S::range(0, 5)}, {4, 3, 2}},
+      {"[5:5]", {S::range(5, 5)}, {0, 3, 2}},
+      {"[0:big]", {S::range(0, big)}, {4, 3, 2}},
+      {"[-big:big]", {S::range(-big, big)}, {4, 3, 2}},
+      {"[-1:]", {S::range(-1, S::none)}, {1, 3, 2}},
+      {"[:-1]", {S::range(S::none, -1)}, {3, 3, 2}},
+      {"[::-1]", {S::range(S::none, S::none, -1)}, {4, 3, 2}},
+      {"[::2]", {S::range(S::none, S::none, 2)}, {2, 3, 2}},
+      {"[3:0:-2]", {S::range(3, 0, -2)}, {2, 3, 2}},
+      {"[::-big]", {S::range(S::none, S::none, -big)}, {1, 3, 2}},
+      {"[::big]", {S::range(S::none, S::none, big)}, {1, 3, 2}},
+      {"[-1, ::-1, 1]", {S::index(-1), S::range(S::none, S::none, -1), S::index(1)}, {3}},
+      {"[:, :, ::-1]", {S::all_of(), S::all_of(), S::range(S::none, S::none, -1)}, {4, 3, 2}},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.label);
+    auto plan = plan_slice(t, c.spec);
+    ASSERT_TRUE(succeeds(plan));
+    EXPECT_EQ(plan->shape, c.shape);
+    auto want = brute_force_slice(t, f->view(t)->bytes(), c.spec);
+    EXPECT_EQ(want.shape, c.shape);
+    std::vector<std::byte> out(plan->byte_size);
+    ASSERT_TRUE(succeeds(f->read_slice(t, c.spec, out)));
+    EXPECT_EQ(out, want.bytes);
+    auto sliced = f->slice(t, c.spec);
+    ASSERT_TRUE(succeeds(sliced));
+    EXPECT_EQ(std::vector<std::uint64_t>(sliced->shape().begin(), sliced->shape().end()), c.shape);
+    EXPECT_EQ(to_vec(sliced->bytes()), want.bytes);
+    EXPECT_EQ(sliced->owned(), !plan->contiguous());
+  }
 }
 
 TEST(Slice, ScalarTakesNoIndices) {
@@ -691,41 +715,40 @@ TEST_P(EveryMode, RandomSlicesMatchTheDefinition) {
     ASSERT_TRUE(succeeds(f.read(t, all)));
     for (int k = 0; k < 20; ++k) {
       std::vector<SliceSpec> spec;
-      std::size_t n = pick(rank + 1);
-      bool valid = true;
+      const std::size_t n = pick(rank + 1);
+      auto bound = [&](std::uint64_t dim) -> std::int64_t {
+        if (pick(5) == 0) return SliceSpec::none;
+        return static_cast<std::int64_t>(pick(2 * dim + 5)) - static_cast<std::int64_t>(dim) - 2;
+      };
       for (std::size_t d = 0; d < n; ++d) {
         switch (pick(3)) {
           case 0: spec.push_back(SliceSpec::all_of()); break;
           case 1: {
-            std::uint64_t a = pick(shape[d] + 1), b = pick(shape[d] + 1);
-            spec.push_back(SliceSpec::range(std::min(a, b), std::max(a, b)));
+            const std::int64_t steps[] = {1, 1, 2, 3, -1, -2, 0};
+            const std::int64_t a = bound(shape[d]), b = bound(shape[d]);
+            spec.push_back(SliceSpec::range(a, b, steps[pick(7)]));
             break;
           }
-          default:
-            if (shape[d] == 0) {
-              spec.push_back(SliceSpec::index(0));
-              valid = false;
-            } else {
-              spec.push_back(SliceSpec::index(pick(shape[d])));
-            }
+          default: spec.push_back(SliceSpec::index(static_cast<std::int64_t>(pick(2 * shape[d] + 3)) -
+                                                   static_cast<std::int64_t>(shape[d]) - 1));
         }
       }
       SCOPED_TRACE("iter " + std::to_string(iter) + " slice " + std::to_string(k));
       std::vector<std::byte> out(t.byte_size() + 1);
       auto r = f.read_slice(t, spec, out);
-      if (!valid) {
-        EXPECT_TRUE(fails_with(r, Errc::slice_out_of_range));
+      auto want = expected_slice(t, all, spec);
+      if (!want) {
+        EXPECT_TRUE(fails_with_one_of(r, {Errc::slice_out_of_range, Errc::slice_bad_range}));
         continue;
       }
       ASSERT_TRUE(succeeds(r));
-      auto want = brute_force_slice(t, all, spec);
-      EXPECT_EQ(r->shape, want.shape);
-      ASSERT_EQ(r->byte_size, want.bytes.size());
-      EXPECT_TRUE(std::equal(want.bytes.begin(), want.bytes.end(), out.begin()));
+      EXPECT_EQ(r->shape, want->shape);
+      ASSERT_EQ(r->byte_size, want->bytes.size());
+      EXPECT_TRUE(std::equal(want->bytes.begin(), want->bytes.end(), out.begin()));
       // The ranges, read in order from the tensor, give the same bytes.
       std::vector<std::byte> joined;
       for (auto br : r->ranges()) joined.insert(joined.end(), all.begin() + br.begin, all.begin() + br.end);
-      EXPECT_EQ(joined, want.bytes);
+      EXPECT_EQ(joined, want->bytes);
     }
   }
 }

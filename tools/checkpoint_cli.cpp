@@ -70,7 +70,7 @@ std::optional<SourceCheckpoint> open_source(const std::string& path, int* status
 }
 
 bool readable_in_place(const std::string& path, const CheckpointTensor& t, int* status) {
-  if (t.file->mapped()) return true;
+  if (t.view()) return true;
   err(error_line(path, Error(Errc::compressed_unsupported,
                              "a compressed checkpoint cannot be read in place by this command; "
                              "restore it first with sft decompress",

@@ -17,7 +17,7 @@
 #include "header_loader.hpp"
 #include "progress.hpp"
 #include "sft/convert.hpp"
-#include "sft/name_hash.hpp"
+#include "sft_internal/name_hash.hpp"
 #include "sft/writer.hpp"
 #include "sink_chunks.hpp"
 
@@ -94,7 +94,7 @@ int run_convert(std::span<const std::string_view> args) {
   std::vector<std::string> converted;
   std::uint64_t total = 0, copied = 0;
   for (const auto& t : src->tensors) {
-    TensorView v = t.view();
+    TensorView v = t.view().value();  // open_source checked they are in memory
     const bool change = selected(v.name()) && convertible(v.dtype()) && v.dtype() != *dst;
     views.emplace(v.name(), v);
     total += v.size_bytes();

@@ -181,7 +181,7 @@ int run_diff(std::span<const std::string_view> args) {
         return status;
       }
     ++both;
-    std::string line = compare_tensor(ta->view(), tb->view(), progress);
+    std::string line = compare_tensor(ta->view().value(), tb->view().value(), progress);  // checked just above
     if (line.empty()) ++identical;
     report += line;
     ++i;

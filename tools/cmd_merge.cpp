@@ -45,7 +45,7 @@ int run_merge(std::span<const std::string_view> args) {
   Writer w;
   std::vector<TensorView> views;
   std::uint64_t total = 0;
-  for (const auto& t : src->tensors) views.push_back(t.view());
+  for (const auto& t : src->tensors) views.push_back(t.view().value());  // open_source checked they are in memory
   for (const auto& v : views) {
     total += v.size_bytes();
     if (auto r = w.declare(v.name(), v.dtype(), v.shape()); !r) {
@@ -58,7 +58,8 @@ int run_merge(std::span<const std::string_view> args) {
   auto r = w.write_file(paths[1], [&](const TensorInfo& info, TensorSink& sink) -> Result<void> {
     auto t = src->checkpoint.find(info.name);
     if (!t) return std::move(t).error();
-    return write_in_chunks(t->view().bytes(), sink, progress);
+    SFT_TRY_ASSIGN(auto v, t->view());
+    return write_in_chunks(v.bytes(), sink, progress);
   });
   progress.finish();
   if (!r) {

@@ -51,9 +51,11 @@ FileResult validate_checkpoint(const std::string& path, bool strict) {
     for (std::size_t s = 0; s < c->shards().size(); ++s) {
       if (!c->shard_opened(s)) continue;
       auto f = c->shard(s);
-      if (!f || !(*f)->mapped()) continue;
+      if (!f) continue;
+      auto whole = (*f)->bytes();
+      if (!whole) continue;
       const auto& h = (*f)->header();
-      for (auto& e : strict_check((*f)->bytes().first(h.data_start()), h)) {
+      for (auto& e : strict_check(whole->first(h.data_start()), h)) {
         e.message = c->shards()[s] + ": " + e.message;
         r.errors.push_back(std::move(e));
       }

@@ -1,7 +1,5 @@
 #include "header_loader.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -9,18 +7,11 @@
 
 #include "command.hpp"
 #include "sft/compressed.hpp"
+#include "sft_internal/regular_file.hpp"
 
 namespace sft::cli {
 
 namespace {
-
-// Owns a file descriptor for the duration of one load.
-struct Fd {
-  int fd = -1;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
 
 Error io_error(const std::string& what, int err) {
   return Error(Errc::io_error, what + ": " + std::strerror(err));
@@ -60,29 +51,22 @@ LoadedHeader read_failure(int err) {
 }  // namespace
 
 LoadedHeader load_header(const std::string& path) {
-  // stat before open: a FIFO or a device is refused without being opened
-  // (opening one can block or have side effects); fstat after open catches a
-  // path swapped in between.
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return unreadable(io_error("cannot open", errno));
-  if (S_ISDIR(st.st_mode)) return unreadable(Error(Errc::io_error, "cannot read: is a directory"));
-  if (!S_ISREG(st.st_mode)) return unreadable(Error(Errc::io_error, "cannot read: not a regular file"));
-  Fd f;
-  f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (f.fd < 0) return unreadable(io_error("cannot open", errno));
-  if (::fstat(f.fd, &st) != 0) return unreadable(io_error("cannot stat", errno));
-  if (!S_ISREG(st.st_mode)) return unreadable(Error(Errc::io_error, "cannot read: not a regular file"));
+  // Only a regular file, opened without blocking (sft_internal/regular_file.hpp).
+  auto opened = detail::open_regular_file(path, detail::PathInMessage::omit);
+  if (!opened) return unreadable(std::move(opened).error());
+  const detail::RegularFile f = std::move(*opened);
+  const std::uint64_t size = f.size;
 
   LoadedHeader r;
-  r.file_size = static_cast<std::uint64_t>(st.st_size);
+  r.file_size = size;
   r.prefix.resize(r.file_size < 8 ? static_cast<std::size_t>(r.file_size) : 8);
-  if (!read_at(f.fd, r.prefix, 0)) return read_failure(errno);
+  if (!read_at(f.fd.get(), r.prefix, 0)) return read_failure(errno);
 
   // A compressed checkpoint (docs/compression.md): the header is that of the
   // decompressed file, decompressed from its own frames; the data frames are
   // not read.
   if (is_compressed(r.prefix)) {
-    auto z = CompressedReader::from_fd(f.fd, r.file_size);
+    auto z = CompressedReader::from_fd(f.fd.get(), r.file_size);
     if (!z) {
       if (z.error().code == Errc::io_error) return unreadable(z.error());
       r.status = LoadedHeader::Status::invalid;
@@ -105,7 +89,7 @@ LoadedHeader load_header(const std::string& path) {
   }
   // N <= file size - 8 and N <= the header limit: safe to allocate.
   r.prefix.resize(8 + static_cast<std::size_t>(*n));
-  if (!read_at(f.fd, std::span(r.prefix).subspan(8), 8)) return read_failure(errno);
+  if (!read_at(f.fd.get(), std::span(r.prefix).subspan(8), 8)) return read_failure(errno);
 
   auto h = parse_header(r.prefix, r.file_size);
   if (!h) {

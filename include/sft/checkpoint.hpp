@@ -70,7 +70,11 @@ struct CheckpointTensor {
   std::size_t shard = 0;
   const File* file = nullptr;
   const TensorInfo* info = nullptr;
-  TensorView view() const noexcept { return file->view(*info); }
+  // The tensor's bytes in every mode (File::load): a view where the shard's
+  // bytes are in memory, an owned copy otherwise.
+  Result<TensorBytes> load() const { return file->load(*info); }
+  // Zero-copy view: not_mapped unless the shard's bytes are in memory (File::view).
+  Result<TensorView> view() const { return file->view(*info); }
 };
 
 class Checkpoint {
@@ -89,7 +93,8 @@ class Checkpoint {
 
   // Shard file names (relative to directory()), sorted bytewise; a single file is shard 0.
   std::span<const std::string> shards() const noexcept;
-  std::filesystem::path shard_path(std::size_t shard) const;
+  // The path a shard is opened from (invalid_argument for shard >= shards().size()).
+  Result<std::filesystem::path> shard_path(std::size_t shard) const;
   // The shard, opened on first use (errors are remembered: a second call returns the same).
   Result<const File*> shard(std::size_t shard) const;
   bool shard_opened(std::size_t shard) const noexcept;
@@ -104,7 +109,11 @@ class Checkpoint {
   // The tensor, opening its shard if needed: not_found, shard_missing_tensor,
   // or the shard's open error.
   Result<CheckpointTensor> find(std::string_view name) const;
-  // Zero-copy view (not_mapped when shards are opened in pread mode).
+  // The tensor's bytes in every mode (File::load), opening its shard if needed.
+  Result<TensorBytes> load(std::string_view name) const&;
+  Result<TensorBytes> load(std::string_view name) && = delete;
+  // Zero-copy view: not_mapped unless the shard's bytes are in memory
+  // (pread mode, compressed shards).
   Result<TensorView> tensor(std::string_view name) const&;
   Result<TensorView> tensor(std::string_view name) && = delete;
 
@@ -129,49 +138,5 @@ class Checkpoint {
 
 template <>
 inline constexpr bool result_owns_views<Checkpoint> = true;
-
-// --- writing: how tensors are spread over shards ------------------------------------
-//
-// The Hugging Face layout, as huggingface_hub's split_state_dict_into_shards
-// computes it: tensors are taken in the order given; a tensor joins the current
-// shard unless that would take the shard's tensor bytes over max_shard_size,
-// in which case the shard is closed and a new one started; a tensor larger
-// than max_shard_size on its own gets a shard of its own, placed at once in
-// the list (before the shard being filled). Only tensor bytes count, not
-// headers. One shard is written as PREFIX.safetensors with no index; n > 1 as
-// PREFIX-00001-of-0000n.safetensors ... plus PREFIX.safetensors.index.json.
-struct ShardingOptions {
-  std::uint64_t max_shard_size = 5'000'000'000;  // bytes of tensor data per shard (5 GB, huggingface_hub's default)
-  std::string prefix = "model";
-};
-
-struct ShardPlan {
-  struct Shard {
-    std::string file_name;
-    std::vector<std::size_t> tensors;  // positions in the input, in input order
-    std::uint64_t bytes = 0;           // tensor bytes
-  };
-  std::vector<Shard> shards;           // at least one (possibly empty)
-  std::uint64_t total_size = 0;
-  bool sharded() const noexcept { return shards.size() > 1; }
-};
-
-// sizes[i]: byte size of tensor i.
-ShardPlan plan_shards(std::span<const std::uint64_t> sizes, const ShardingOptions& options = {});
-
-// The index for a plan (names[i] is tensor i), exactly as
-// json.dumps(index, indent=2, sort_keys=True) + "\n" writes
-// {"metadata": {"total_size": N}, "weight_map": {name: file}}: keys sorted,
-// two-space indent, non-ASCII escaped as \uXXXX (ensure_ascii), as
-// transformers' save_pretrained writes model.safetensors.index.json.
-std::string index_json(const ShardPlan& plan, std::span<const std::string_view> names);
-
-// The default index name for a checkpoint whose files are PREFIX.safetensors
-// or PREFIX-0000i-of-0000n.safetensors.
-std::string index_file_name(std::string_view prefix = "model");
-
-// Why `name` is not acceptable as a shard name in an index (see shard_path
-// above), or an empty string when it is.
-std::string shard_name_problem(std::string_view name);
 
 }  // namespace sft

@@ -99,11 +99,14 @@ struct FrameInfo {
   std::uint32_t checksum = 0;           // low 32 bits of XXH64 of its bytes, if the table has checksums
 };
 
-// Random access to a compressed checkpoint. open() reads and checks the seek
-// table, then decompresses and parses the safetensors header (so byte-plane
-// files can be decoded); read() decompresses the frames a range covers, in
-// parallel when it covers several, keeping the last few frames it decoded for
-// reads that stay within them. read() may be called from several threads.
+// Random access to a compressed checkpoint, for tools that look at its frames.
+// (To read tensors, open the checkpoint with File::open: it recognises a
+// compressed file and serves its decompressed bytes through the same API as
+// any other file.) open() reads and checks the seek table, then decompresses
+// and parses the safetensors header (so byte-plane files can be decoded);
+// read() decompresses the frames a range covers, in parallel when it covers
+// several, keeping the last few frames it decoded for reads that stay within
+// them. Every const member function may be called from several threads.
 class CompressedReader {
  public:
   static Result<CompressedReader> open(const std::filesystem::path& path, const Limits& limits = {});
@@ -133,8 +136,9 @@ class CompressedReader {
   // bytes that `zstd -d` would output.
   Result<void> check_frame(std::size_t index) const;
   // Decompressing threads for reads that cover several frames (0 = one per
-  // hardware thread, the default).
-  void set_threads(unsigned threads) noexcept;
+  // hardware thread, the default). Safe while other threads read (each read
+  // uses the value it finds when it starts).
+  void set_threads(unsigned threads) const noexcept;
 
   // Frames decompressed so far (cache hits not counted): lets tests check that
   // reading one tensor decompresses only the frames it covers.
@@ -143,7 +147,8 @@ class CompressedReader {
  private:
   struct Impl;
   explicit CompressedReader(std::unique_ptr<Impl> impl) noexcept;
-  static Result<CompressedReader> finish_open(std::unique_ptr<Impl> impl, const Limits& limits);
+  template <class R>
+  static Result<CompressedReader> wrap(R source);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -47,21 +47,16 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <filesystem>
 #include <functional>
 #include <initializer_list>
 #include <memory>
 #include <span>
-#include <string>
 #include <string_view>
-#include <unordered_map>
-#include <vector>
 
 #include "sft/dtype.hpp"
 #include "sft/header.hpp"
 #include "sft/limits.hpp"
-#include "sft/name_hash.hpp"
 #include "sft/result.hpp"
 
 namespace sft {
@@ -94,34 +89,30 @@ struct WriterOptions {
 // shapes its TensorInfo entries point to, so it is move-only.
 class WriterPlan {
  public:
-  WriterPlan() = default;
-  WriterPlan(WriterPlan&&) noexcept = default;
-  WriterPlan& operator=(WriterPlan&&) noexcept = default;
+  WriterPlan() noexcept;  // an empty plan: no tensors, no preamble
+  WriterPlan(WriterPlan&&) noexcept;
+  WriterPlan& operator=(WriterPlan&&) noexcept;
   WriterPlan(const WriterPlan&) = delete;
   WriterPlan& operator=(const WriterPlan&) = delete;
+  ~WriterPlan();
 
   // Tensors in data order (ascending offsets).
-  std::span<const TensorInfo> tensors() const noexcept { return tensors_; }
+  std::span<const TensorInfo> tensors() const noexcept;
   // Position of a tensor in tensors(), or npos.
   static constexpr std::size_t npos = ~std::size_t{0};
   std::size_t index_of(std::string_view name) const noexcept;
 
   // The first data_start() bytes of the file: 8-byte N, the JSON header, padding.
-  std::span<const std::byte> preamble() const noexcept { return preamble_; }
-  std::uint64_t header_size() const noexcept { return preamble_.size() - 8; }  // N
-  std::uint64_t data_start() const noexcept { return preamble_.size(); }
-  std::uint64_t data_size() const noexcept { return data_size_; }
-  std::uint64_t file_size() const noexcept { return preamble_.size() + data_size_; }
+  std::span<const std::byte> preamble() const noexcept;
+  std::uint64_t header_size() const noexcept { return data_start() - 8; }  // N
+  std::uint64_t data_start() const noexcept { return preamble().size(); }
+  std::uint64_t data_size() const noexcept;
+  std::uint64_t file_size() const noexcept { return data_start() + data_size(); }
 
  private:
   friend class Writer;
-  std::vector<char> names_;              // every name's bytes, back to back
-  std::vector<std::uint64_t> shapes_;    // every shape's dims, back to back
-  std::vector<TensorInfo> tensors_;      // views into names_ / shapes_
-  std::vector<std::size_t> source_;      // position -> index of the Writer's entry
-  std::unordered_map<std::string_view, std::size_t, NameHash> by_name_;
-  std::vector<std::byte> preamble_;
-  std::uint64_t data_size_ = 0;
+  struct Impl;  // src/write/writer_impl.hpp
+  std::unique_ptr<Impl> impl_;
 };
 
 class StreamingWriter;
@@ -147,11 +138,12 @@ using TensorSource = std::function<Result<void>(const TensorInfo&, TensorSink&)>
 
 class Writer {
  public:
-  explicit Writer(WriterOptions options = {});
-  Writer(Writer&&) noexcept = default;
-  Writer& operator=(Writer&&) noexcept = default;
-  Writer(const Writer&) = delete;  // by_name_ views the entries' own names
+  explicit Writer(WriterOptions options = {}) noexcept;
+  Writer(Writer&&) noexcept;
+  Writer& operator=(Writer&&) noexcept;
+  Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
+  ~Writer();
 
   // A tensor with its bytes, borrowed until the write that uses them returns.
   // Errors: duplicate_name, invalid_name, reserved_name, limit_exceeded,
@@ -175,7 +167,7 @@ class Writer {
   // reference does when given `metadata={}`.
   void enable_metadata() noexcept { has_metadata_ = true; }
 
-  std::size_t size() const noexcept { return entries_.size(); }
+  std::size_t size() const noexcept;
   const WriterOptions& options() const noexcept { return options_; }
 
   // The layout: errors header_too_large, size_overflow, bad_alignment.
@@ -195,22 +187,14 @@ class Writer {
   Result<StreamingWriter> begin_file(const std::filesystem::path& path) const;
 
  private:
-  struct Entry {
-    std::string name;
-    DType dtype;
-    std::vector<std::uint64_t> shape;
-    std::uint64_t byte_size;
-    const std::byte* data;   // nullptr for declared tensors (or empty added ones)
-    bool has_bytes;
-  };
+  struct Impl;  // src/write/writer_impl.hpp; created by the first add / declare / set_metadata
+  const Impl& state() const;
   Result<void> insert(std::string_view name, DType dtype, std::span<const std::uint64_t> shape,
                       const std::byte* data, std::size_t data_size, bool has_bytes);
 
   WriterOptions options_;
-  std::deque<Entry> entries_;   // a deque: names stay where they are as it grows
-  std::unordered_map<std::string_view, std::size_t, NameHash> by_name_;
-  std::vector<std::pair<std::string, std::string>> metadata_;
   bool has_metadata_ = false;
+  std::unique_ptr<Impl> impl_;
 };
 
 // An open streaming write. Move-only; destroying it without commit() removes

@@ -15,7 +15,9 @@
 #include <sys/stat.h>
 
 #include "checkpoint/checkpoint_index.hpp"
-#include "sft/name_hash.hpp"
+#include "sft/checkpoint_writer.hpp"
+#include "sft_internal/guard.hpp"
+#include "sft_internal/name_hash.hpp"
 
 namespace sft {
 
@@ -196,7 +198,12 @@ bool Checkpoint::sharded() const noexcept { return impl_->sharded; }
 const fs::path& Checkpoint::directory() const noexcept { return impl_->dir; }
 const fs::path& Checkpoint::index_path() const noexcept { return impl_->index; }
 std::span<const std::string> Checkpoint::shards() const noexcept { return impl_->shard_names; }
-fs::path Checkpoint::shard_path(std::size_t shard) const { return impl_->slots[shard].path; }
+Result<fs::path> Checkpoint::shard_path(std::size_t shard) const {
+  if (shard >= impl_->shard_names.size())
+    return Error(Errc::invalid_argument, "shard " + std::to_string(shard) + " of " +
+                                             std::to_string(impl_->shard_names.size()));
+  return impl_->slots[shard].path;
+}
 std::span<const std::string> Checkpoint::names() const noexcept { return impl_->names; }
 std::size_t Checkpoint::size() const noexcept { return impl_->names.size(); }
 bool Checkpoint::has_total_size() const noexcept { return impl_->has_total; }
@@ -239,12 +246,11 @@ Result<CheckpointTensor> Checkpoint::find(std::string_view name) const {
 }
 
 Result<TensorView> Checkpoint::tensor(std::string_view name) const& {
-  auto t = find(name);
-  if (!t) return std::move(t).error();
-  if (!t->file->mapped())
-    return Error(Errc::not_mapped, "the shards were opened in pread mode; copy the tensor out with File::read",
-                 Error::no_offset, std::string(name));
-  return t->view();
+  return find(name).and_then([](const CheckpointTensor& t) { return t.view(); });
+}
+
+Result<TensorBytes> Checkpoint::load(std::string_view name) const& {
+  return find(name).and_then([](const CheckpointTensor& t) { return t.load(); });
 }
 
 Result<std::vector<CheckpointTensor>> Checkpoint::tensors() const {

@@ -24,6 +24,7 @@
 #include "header/json_syntax.hpp"
 #include "header/name_index.hpp"
 #include "core/utf8.hpp"
+#include "sft_internal/regular_file.hpp"
 
 namespace sft {
 
@@ -159,28 +160,19 @@ Result<ParsedIndex> parse_index(std::string_view json) {
 }
 
 Result<ParsedIndex> read_index(const std::filesystem::path& path, std::uint64_t max_bytes) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Error(Errc::io_error, "cannot open " + path.string() + ": " + std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return Error(Errc::io_error, "not a regular file: " + path.string());
-  }
-  if (static_cast<std::uint64_t>(st.st_size) > max_bytes) {
-    ::close(fd);
-    return Error(Errc::bad_index, "the index holds " + std::to_string(st.st_size) + " bytes, more than the limit of " +
+  SFT_TRY_ASSIGN(RegularFile file, open_regular_file(path));
+  if (file.size > max_bytes)
+    return Error(Errc::bad_index, "the index holds " + std::to_string(file.size) + " bytes, more than the limit of " +
                                       std::to_string(max_bytes));
-  }
   // The size was checked against the limit: the buffer is bounded.
-  std::string text(static_cast<std::size_t>(st.st_size), '\0');
+  std::string text(static_cast<std::size_t>(file.size), '\0');
   std::size_t done = 0;
   while (done < text.size()) {
-    ssize_t got = ::read(fd, text.data() + done, text.size() - done);
+    ssize_t got = ::read(file.fd.get(), text.data() + done, text.size() - done);
     if (got < 0 && errno == EINTR) continue;
     if (got <= 0) break;
     done += static_cast<std::size_t>(got);
   }
-  ::close(fd);
   text.resize(done);  // a file that shrank meanwhile is parsed as it now is
   return parse_index(text);
 }

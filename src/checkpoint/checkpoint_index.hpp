@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "sft/checkpoint.hpp"
+#include "sft/checkpoint_writer.hpp"
 
 namespace sft::detail {
 

@@ -5,7 +5,7 @@
 
 #include "sft_internal/atomic_file.hpp"
 #include "sft/checkpoint_writer.hpp"
-#include "sft/name_hash.hpp"
+#include "sft_internal/name_hash.hpp"
 
 namespace sft {
 

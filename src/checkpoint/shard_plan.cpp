@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "sft_internal/json_escape.hpp"
-#include "sft/checkpoint.hpp"
+#include "sft/checkpoint_writer.hpp"
 
 namespace sft {
 

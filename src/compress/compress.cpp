@@ -10,6 +10,7 @@
 #include "compress/byte_planes.hpp"
 #include "compress/compress_internal.hpp"
 #include "compress/compressed_format.hpp"
+#include "sft_internal/guard.hpp"
 #include "sft_internal/parallel.hpp"
 #include "sft/compressed.hpp"
 #include "sft/file.hpp"
@@ -45,7 +46,7 @@ std::vector<FrameInfo> plan_frames(std::uint64_t data_start, std::uint64_t total
 
 struct Worker {
   ZSTD_CCtx* cctx = nullptr;
-  std::vector<std::byte> input;   // frame bytes, when the file is not mapped
+  std::vector<std::byte> input;   // the frame's original bytes
   std::vector<std::byte> planes;  // the byte-plane transform of a frame
   std::vector<FileRange> segments;
   ~Worker() { ZSTD_freeCCtx(cctx); }
@@ -76,13 +77,12 @@ Result<void> compress_to(const File& in, const CompressOptions& options, const B
   std::vector<Worker> workers(worker_count(batch, threads));
   std::vector<std::vector<std::byte>> out(std::min(batch, frames.size()));
   std::vector<Result<void>> status(out.size());
-  const auto mapped = in.bytes();
 
   for (std::size_t first = 0; first < frames.size(); first += batch) {
     const std::size_t count = std::min(batch, frames.size() - first);
     std::atomic<bool> failed{false};
     std::fill(status.begin(), status.end(), Result<void>{});
-    parallel_for(count, threads, [&](std::size_t k, unsigned w) {
+    auto ran = parallel_for(count, threads, [&](std::size_t k, unsigned w) {
       if (failed.load(std::memory_order_relaxed)) return;
       Worker& wk = workers[w];
       FrameInfo& f = frames[first + k];
@@ -91,14 +91,11 @@ Result<void> compress_to(const File& in, const CompressOptions& options, const B
         failed.store(true, std::memory_order_relaxed);
       };
       const auto size = static_cast<std::size_t>(f.size);
-      std::span<const std::byte> src;
-      if (!mapped.empty()) {
-        src = mapped.subspan(static_cast<std::size_t>(f.offset), size);
-      } else {
-        wk.input.resize(size);
-        if (auto r = in.read_bytes(f.offset, wk.input); !r) return fail(std::move(r).error());
-        src = wk.input;
-      }
+      // One path for every source (a memcpy per frame from a mapping costs
+      // next to nothing beside compressing it).
+      wk.input.resize(size);
+      if (auto r = in.read_bytes(f.offset, wk.input); !r) return fail(std::move(r).error());
+      std::span<const std::byte> src = wk.input;
       if (!ranges16.empty()) {
         plane_segments(ranges16, f.offset, f.offset + f.size, wk.segments);
         if (!wk.segments.empty()) {
@@ -121,6 +118,7 @@ Result<void> compress_to(const File& in, const CompressOptions& options, const B
         return fail(Error(Errc::invalid_argument, std::string("zstd failed: ") + ZSTD_getErrorName(n), f.offset));
       dst.resize(n);
     });
+    SFT_TRY(ran);
     if (failed.load())  // frames after a failure may have been skipped: report the first error
       for (std::size_t k = 0; k < count; ++k)
         if (!status[k]) return std::move(status[k]).error();
@@ -148,13 +146,14 @@ Result<void> compress_to(const File&, const CompressOptions&, const ByteSink&) {
 namespace sft {
 
 Result<std::vector<std::byte>> compress(const File& in, const CompressOptions& options) {
-  std::vector<std::byte> out;
-  auto r = detail::compress_to(in, options, [&](std::span<const std::byte> b) -> Result<void> {
-    out.insert(out.end(), b.begin(), b.end());
-    return {};
+  return detail::guarded([&]() -> Result<std::vector<std::byte>> {
+    std::vector<std::byte> out;
+    SFT_TRY(detail::compress_to(in, options, [&](std::span<const std::byte> b) -> Result<void> {
+      out.insert(out.end(), b.begin(), b.end());
+      return {};
+    }));
+    return out;
   });
-  if (!r) return std::move(r).error();
-  return out;
 }
 
 }  // namespace sft

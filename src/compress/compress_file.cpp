@@ -4,6 +4,7 @@
 
 #include "sft_internal/atomic_file.hpp"
 #include "compress/compress_internal.hpp"
+#include "sft_internal/guard.hpp"
 #include "sft_internal/parallel.hpp"
 #include "sft/compressed.hpp"
 #include "sft/file.hpp"
@@ -11,6 +12,7 @@
 namespace sft {
 
 Result<CompressStats> compress_file(const File& in, const std::filesystem::path& out, const CompressOptions& options) {
+  return detail::guarded([&]() -> Result<CompressStats> {
   auto file = detail::AtomicFile::create(out);
   if (!file) return std::move(file).error();
   CompressStats stats;
@@ -28,10 +30,12 @@ Result<CompressStats> compress_file(const File& in, const std::filesystem::path&
   auto reread = CompressedReader::open(out);  // cheap: the seek table and the header
   stats.frames = reread ? reread->frames().size() : 0;
   return stats;
+  });
 }
 
 Result<void> decompress_file(const std::filesystem::path& in, const std::filesystem::path& out, const Limits& limits,
                              unsigned threads) {
+  return detail::guarded([&]() -> Result<void> {
   auto reader = CompressedReader::open(in, limits);
   if (!reader) return std::move(reader).error();
   reader->set_threads(threads);
@@ -57,6 +61,7 @@ Result<void> decompress_file(const std::filesystem::path& in, const std::filesys
     i = j;
   }
   return file->commit(true);
+  });
 }
 
 }  // namespace sft

@@ -16,7 +16,7 @@
 #include "core/utf8.hpp"
 #include "dist/glob.hpp"
 #include "header/json_syntax.hpp"
-#include "sft/name_hash.hpp"
+#include "sft_internal/name_hash.hpp"
 #include "sft/tensor_parallel.hpp"
 #include "sft_internal/json_escape.hpp"
 

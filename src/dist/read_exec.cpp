@@ -42,7 +42,9 @@ class Reader {
   }
 
   Error fail(std::uint32_t shard, std::uint32_t tensor, std::uint64_t offset, std::string what) const {
-    std::string path = t_.checkpoint ? t_.checkpoint->shard_path(shard).string() : std::string("shard ") + std::to_string(shard);
+    std::string path = "shard " + std::to_string(shard);
+    if (t_.checkpoint)
+      if (auto p = t_.checkpoint->shard_path(shard)) path = p->string();
     return Error(Errc::io_error, path + ": " + what, offset, std::string(t_.tensors[tensor].info->name));
   }
 
@@ -173,16 +175,11 @@ Result<void> execute_reads(const Round& round, const ReadTargets& targets, unsig
   std::mutex mu;
   std::optional<Error> first_error;
   std::atomic<bool> failed{false};
-  parallel_for(tasks.size(), threads, [&](std::size_t i, unsigned worker) {
+  auto done = parallel_for(tasks.size(), threads, [&](std::size_t i, unsigned worker) {
     if (failed.load(std::memory_order_relaxed)) return;
     const Task& t = tasks[i];
-    Result<void> r;
-    try {
-      r = t.strided ? reader.run_strided(round.strided[t.index], t.first, t.runs, scratch[worker].get())
-                    : reader.run_request(round.requests[t.index], sink.get());
-    } catch (...) {
-      r = Error(Errc::out_of_memory, "no memory while reading");
-    }
+    Result<void> r = t.strided ? reader.run_strided(round.strided[t.index], t.first, t.runs, scratch[worker].get())
+                               : reader.run_request(round.requests[t.index], sink.get());
     if (!r) {
       std::lock_guard<std::mutex> lock(mu);
       if (!first_error) first_error = std::move(r).error();
@@ -191,7 +188,7 @@ Result<void> execute_reads(const Round& round, const ReadTargets& targets, unsig
   });
   reader.flush();
   if (first_error) return std::move(*first_error);
-  return {};
+  return done;
 }
 
 }  // namespace sft::detail

@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "sft/distributed.hpp"
-#include "sft/name_hash.hpp"
+#include "sft_internal/name_hash.hpp"
 #include "sft/writer.hpp"
 
 namespace sft {

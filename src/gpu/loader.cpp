@@ -23,7 +23,7 @@
 
 #include "backend.hpp"
 #include "sft/gpu/checksum.hpp"
-#include "sft/name_hash.hpp"
+#include "sft_internal/name_hash.hpp"
 
 namespace sft::gpu {
 
@@ -163,7 +163,9 @@ struct Reader {
         bytes = {dst + done, static_cast<std::size_t>(n)};
         if (auto rd = f.read_bytes(at, {dst + done, static_cast<std::size_t>(n)}); !rd) return rd;
       } else {
-        bytes = f.bytes().subspan(static_cast<std::size_t>(at), static_cast<std::size_t>(n));
+        auto whole = f.bytes();  // mapped: checked when the read method was chosen
+        if (!whole) return std::move(whole).error();
+        bytes = whole->subspan(static_cast<std::size_t>(at), static_cast<std::size_t>(n));
         std::memcpy(dst + done, bytes.data(), static_cast<std::size_t>(n));
       }
       if (verify) {
@@ -506,8 +508,8 @@ Result<void> verify(Queue& queue, const DeviceTensors& tensors, std::span<const 
     for (std::uint64_t done = 0; done < r.bytes; done += piece) {
       const std::uint64_t n = std::min(piece, r.bytes - done);
       std::span<const std::byte> bytes;
-      if (f.mapped()) {
-        bytes = f.bytes().subspan(static_cast<std::size_t>(r.file_offset + done), static_cast<std::size_t>(n));
+      if (auto whole = f.bytes()) {
+        bytes = whole->subspan(static_cast<std::size_t>(r.file_offset + done), static_cast<std::size_t>(n));
       } else {
         buf.resize(static_cast<std::size_t>(n));
         if (auto rd = f.read_bytes(r.file_offset + done, buf); !rd) return rd;

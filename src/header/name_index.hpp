@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "sft/header.hpp"
-#include "sft/name_hash.hpp"
+#include "sft_internal/name_hash.hpp"
 
 namespace sft::detail {
 

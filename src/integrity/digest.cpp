@@ -43,8 +43,8 @@ template <class Fn>
 Result<void> for_each_piece(const File& file, std::uint64_t begin, std::uint64_t end, std::vector<std::byte>& buf,
                             Fn&& fn) {
   if (begin == end) return {};
-  if (file.mapped()) {
-    fn(begin, file.bytes().subspan(static_cast<std::size_t>(begin), static_cast<std::size_t>(end - begin)));
+  if (auto whole = file.bytes()) {  // in memory: one span
+    fn(begin, whole->subspan(static_cast<std::size_t>(begin), static_cast<std::size_t>(end - begin)));
     return {};
   }
   buf.resize(static_cast<std::size_t>(std::min<std::uint64_t>(read_chunk(file), end - begin)));
@@ -58,8 +58,8 @@ Result<void> for_each_piece(const File& file, std::uint64_t begin, std::uint64_t
 }
 
 Result<Digest128> hash_range(const File& file, std::uint64_t begin, std::uint64_t end, std::vector<std::byte>& buf) {
-  if (file.mapped())
-    return xxh3_128(file.bytes().subspan(static_cast<std::size_t>(begin), static_cast<std::size_t>(end - begin)));
+  if (auto whole = file.bytes())
+    return xxh3_128(whole->subspan(static_cast<std::size_t>(begin), static_cast<std::size_t>(end - begin)));
   Xxh3Hasher h;
   if (auto r = for_each_piece(file, begin, end, buf, [&](std::uint64_t, std::span<const std::byte> b) { h.update(b); }); !r)
     return std::move(r).error();
@@ -189,7 +189,7 @@ Result<std::vector<TensorDigest>> hash_tensors(const File& file, const HashOptio
   std::vector<std::vector<std::byte>> bufs(detail::worker_count(order.size(), threads));
   std::vector<Result<void>> status(tensors.size());
   std::atomic<bool> failed{false};
-  detail::parallel_for(order.size(), threads, [&](std::size_t k, unsigned w) {
+  auto ran = detail::parallel_for(order.size(), threads, [&](std::size_t k, unsigned w) {
     if (failed.load(std::memory_order_relaxed)) return;
     const std::size_t i = order[k];
     const TensorInfo& t = tensors[i];
@@ -203,6 +203,7 @@ Result<std::vector<TensorDigest>> hash_tensors(const File& file, const HashOptio
     }
     out[i].digest = *d;
   });
+  SFT_TRY(ran);
   for (auto& s : status)
     if (!s) return std::move(s).error();
   return out;

@@ -50,11 +50,12 @@ Result<void> embed_digests(const File& in, const std::filesystem::path& out, con
     const TensorInfo* src = h.find(t.name);
     const std::size_t index = static_cast<std::size_t>(src - h.tensors().data());
     Xxh3Hasher hasher;
+    const auto view = in.view(*src);  // zero-copy where the bytes are in memory, else chunks read
     for (std::uint64_t off = 0; off < t.byte_size(); off += chunk) {
       const auto n = static_cast<std::size_t>(std::min(chunk, t.byte_size() - off));
       std::span<const std::byte> piece;
-      if (in.mapped()) {
-        piece = in.view(*src).bytes().subspan(static_cast<std::size_t>(off), n);
+      if (view) {
+        piece = view->bytes().subspan(static_cast<std::size_t>(off), n);
       } else {
         buf.resize(std::max(buf.size(), n));
         if (auto r = in.read_range(*src, off, {buf.data(), n}); !r) return r;

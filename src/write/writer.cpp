@@ -10,6 +10,8 @@
 #include "sft_internal/atomic_file.hpp"
 #include "sft_internal/json_escape.hpp"
 #include "core/utf8.hpp"
+#include "sft_internal/guard.hpp"
+#include "write/writer_impl.hpp"
 #include "write/writer_stream.hpp"
 
 namespace sft {
@@ -59,15 +61,46 @@ Result<void> check_utf8(std::string_view what, std::string_view s, std::string_v
 
 }  // namespace
 
+WriterPlan::WriterPlan() noexcept = default;
+WriterPlan::WriterPlan(WriterPlan&&) noexcept = default;
+WriterPlan& WriterPlan::operator=(WriterPlan&&) noexcept = default;
+WriterPlan::~WriterPlan() = default;
+
+std::span<const TensorInfo> WriterPlan::tensors() const noexcept {
+  if (!impl_) return {};
+  return impl_->tensors;
+}
+std::span<const std::byte> WriterPlan::preamble() const noexcept {
+  if (!impl_) return {};
+  return impl_->preamble;
+}
+std::uint64_t WriterPlan::data_size() const noexcept { return impl_ ? impl_->data_size : 0; }
+
 std::size_t WriterPlan::index_of(std::string_view name) const noexcept {
-  auto it = by_name_.find(name);
-  return it == by_name_.end() ? npos : it->second;
+  if (!impl_) return npos;
+  auto it = impl_->by_name.find(name);
+  return it == impl_->by_name.end() ? npos : it->second;
 }
 
-Writer::Writer(WriterOptions options) : options_(std::move(options)) {}
+Writer::Writer(WriterOptions options) noexcept : options_(options) {}
+Writer::Writer(Writer&&) noexcept = default;
+Writer& Writer::operator=(Writer&&) noexcept = default;
+Writer::~Writer() = default;
+
+std::size_t Writer::size() const noexcept { return impl_ ? impl_->entries.size() : 0; }
+
+// The entries and metadata, or an empty set before the first add / declare / set_metadata.
+const Writer::Impl& Writer::state() const {
+  static const Impl empty;
+  return impl_ ? *impl_ : empty;
+}
 
 Result<void> Writer::insert(std::string_view name, DType dtype, std::span<const std::uint64_t> shape,
                             const std::byte* data, std::size_t data_size, bool has_bytes) {
+  return detail::guarded([&]() -> Result<void> {
+  if (!impl_) impl_ = std::make_unique<Impl>();
+  auto& entries_ = impl_->entries;
+  auto& by_name_ = impl_->by_name;
   if (static_cast<unsigned>(dtype) >= static_cast<unsigned>(dtype_count))
     return Error(Errc::invalid_argument, "not a dtype: " + std::to_string(static_cast<unsigned>(dtype)),
                  Error::no_offset, std::string(name));
@@ -98,10 +131,11 @@ Result<void> Writer::insert(std::string_view name, DType dtype, std::span<const 
                  std::to_string(data_size) + " bytes given, but " + std::string(sft::name(dtype)) + " " +
                      "of this shape takes " + std::to_string(*size),
                  Error::no_offset, std::string(name));
-  entries_.push_back(Entry{std::string(name), dtype, std::vector<std::uint64_t>(shape.begin(), shape.end()), *size,
-                           data, has_bytes});
+  entries_.push_back(Impl::Entry{std::string(name), dtype, std::vector<std::uint64_t>(shape.begin(), shape.end()),
+                                 *size, data, has_bytes});
   by_name_.emplace(entries_.back().name, entries_.size() - 1);
   return {};
+  });
 }
 
 Result<void> Writer::add(std::string_view name, DType dtype, std::span<const std::uint64_t> shape,
@@ -114,19 +148,24 @@ Result<void> Writer::declare(std::string_view name, DType dtype, std::span<const
 }
 
 Result<void> Writer::set_metadata(std::string_view key, std::string_view value) {
-  if (auto r = check_utf8("the metadata key", key, {}); !r) return r;
-  if (auto r = check_utf8("the value of metadata key " + quoted(key), value, {}); !r) return r;
-  has_metadata_ = true;
-  for (auto& kv : metadata_)
-    if (kv.first == key) {
-      kv.second = std::string(value);
-      return {};
-    }
-  metadata_.emplace_back(std::string(key), std::string(value));
-  return {};
+  return detail::guarded([&]() -> Result<void> {
+    SFT_TRY(check_utf8("the metadata key", key, {}));
+    SFT_TRY(check_utf8("the value of metadata key " + quoted(key), value, {}));
+    if (!impl_) impl_ = std::make_unique<Impl>();
+    has_metadata_ = true;
+    for (auto& kv : impl_->metadata)
+      if (kv.first == key) {
+        kv.second = std::string(value);
+        return {};
+      }
+    impl_->metadata.emplace_back(std::string(key), std::string(value));
+    return {};
+  });
 }
 
 Result<WriterPlan> Writer::plan() const {
+  return detail::guarded([&]() -> Result<WriterPlan> {
+  const Impl& st = state();
   const std::uint64_t align = options_.alignment;
   if (align < 8 || align > kMaxAlignment || (align & (align - 1)) != 0)
     return Error(Errc::bad_alignment,
@@ -134,34 +173,36 @@ Result<WriterPlan> Writer::plan() const {
                      std::to_string(kMaxAlignment));
 
   // The reference's order: dtype descending in its enum order, then name bytewise.
-  std::vector<std::size_t> order(entries_.size());
+  std::vector<std::size_t> order(st.entries.size());
   std::iota(order.begin(), order.end(), std::size_t{0});
   if (!options_.keep_insertion_order)
     std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-      const Entry& x = entries_[a];
-      const Entry& y = entries_[b];
+      const Impl::Entry& x = st.entries[a];
+      const Impl::Entry& y = st.entries[b];
       if (x.dtype != y.dtype) return x.dtype > y.dtype;
       return std::string_view(x.name) < std::string_view(y.name);  // char_traits<char>: unsigned bytes
     });
   std::vector<const std::pair<std::string, std::string>*> meta;
-  meta.reserve(metadata_.size());
-  for (const auto& kv : metadata_) meta.push_back(&kv);
+  meta.reserve(st.metadata.size());
+  for (const auto& kv : st.metadata) meta.push_back(&kv);
   if (!options_.keep_insertion_order)
     std::sort(meta.begin(), meta.end(), [](auto* a, auto* b) { return a->first < b->first; });
 
   WriterPlan p;
+  p.impl_ = std::make_unique<WriterPlan::Impl>();
+  WriterPlan::Impl& pi = *p.impl_;
   std::size_t name_bytes = 0, dims = 0;
-  for (const auto& e : entries_) {
+  for (const auto& e : st.entries) {
     name_bytes += e.name.size();
     dims += e.shape.size();
   }
-  p.names_.reserve(name_bytes);
-  p.shapes_.reserve(dims);
-  p.tensors_.reserve(entries_.size());
-  p.source_ = order;
+  pi.names.reserve(name_bytes);
+  pi.shapes.reserve(dims);
+  pi.tensors.reserve(st.entries.size());
+  pi.source = order;
 
   std::string json;
-  json.reserve(64 + name_bytes + entries_.size() * 72);
+  json.reserve(64 + name_bytes + st.entries.size() * 72);
   json += '{';
   if (has_metadata_) {
     json += "\"__metadata__\":{";
@@ -175,7 +216,7 @@ Result<WriterPlan> Writer::plan() const {
   }
   std::uint64_t offset = 0;
   for (std::size_t i = 0; i < order.size(); ++i) {
-    const Entry& e = entries_[order[i]];
+    const Impl::Entry& e = st.entries[order[i]];
     if (e.byte_size > ~std::uint64_t{0} - offset)
       return Error(Errc::size_overflow, "the data buffer would exceed 2^64 bytes", Error::no_offset, e.name);
     DataOffsets off{offset, offset + e.byte_size};
@@ -194,12 +235,12 @@ Result<WriterPlan> Writer::plan() const {
     json += ',';
     append_uint(json, off.end);
     json += "]}";
-    p.names_.insert(p.names_.end(), e.name.begin(), e.name.end());
-    p.shapes_.insert(p.shapes_.end(), e.shape.begin(), e.shape.end());
+    pi.names.insert(pi.names.end(), e.name.begin(), e.name.end());
+    pi.shapes.insert(pi.shapes.end(), e.shape.begin(), e.shape.end());
     TensorInfo info;
     info.dtype = e.dtype;
     info.data_offsets = off;
-    p.tensors_.push_back(info);
+    pi.tensors.push_back(info);
   }
   json += '}';
 
@@ -212,23 +253,24 @@ Result<WriterPlan> Writer::plan() const {
                      std::to_string(options_.limits.max_header_bytes));
   if (offset > ~std::uint64_t{0} - 8 - n)
     return Error(Errc::size_overflow, "the file would exceed 2^64 bytes");
-  p.data_size_ = offset;
-  p.preamble_.resize(8 + n, std::byte{' '});
-  for (int i = 0; i < 8; ++i) p.preamble_[i] = static_cast<std::byte>((n >> (8 * i)) & 0xff);
-  std::copy_n(reinterpret_cast<const std::byte*>(json.data()), json.size(), p.preamble_.begin() + 8);
+  pi.data_size = offset;
+  pi.preamble.resize(8 + n, std::byte{' '});
+  for (int i = 0; i < 8; ++i) pi.preamble[i] = static_cast<std::byte>((n >> (8 * i)) & 0xff);
+  std::copy_n(reinterpret_cast<const std::byte*>(json.data()), json.size(), pi.preamble.begin() + 8);
 
   // Point the entries at the arenas, now that they no longer grow.
   std::size_t name_at = 0, dim_at = 0;
-  p.by_name_.reserve(order.size());
+  pi.by_name.reserve(order.size());
   for (std::size_t i = 0; i < order.size(); ++i) {
-    const Entry& e = entries_[order[i]];
-    p.tensors_[i].name = std::string_view(p.names_.data() + name_at, e.name.size());
-    p.tensors_[i].shape = std::span<const std::uint64_t>(p.shapes_.data() + dim_at, e.shape.size());
+    const Impl::Entry& e = st.entries[order[i]];
+    pi.tensors[i].name = std::string_view(pi.names.data() + name_at, e.name.size());
+    pi.tensors[i].shape = std::span<const std::uint64_t>(pi.shapes.data() + dim_at, e.shape.size());
     name_at += e.name.size();
     dim_at += e.shape.size();
-    p.by_name_.emplace(p.tensors_[i].name, i);
+    pi.by_name.emplace(pi.tensors[i].name, i);
   }
   return p;
+  });
 }
 
 namespace {
@@ -241,30 +283,35 @@ Error missing(const TensorInfo& t) {
 }  // namespace
 
 Result<std::vector<std::byte>> Writer::serialize() const {
+  return detail::guarded([&]() -> Result<std::vector<std::byte>> {
+  const Impl& st = state();
   auto p = plan();
   if (!p) return std::move(p).error();
   for (std::size_t i = 0; i < p->tensors().size(); ++i)
-    if (!entries_[p->source_[i]].has_bytes && p->tensors()[i].byte_size() != 0) return missing(p->tensors()[i]);
+    if (!st.entries[p->impl_->source[i]].has_bytes && p->tensors()[i].byte_size() != 0) return missing(p->tensors()[i]);
   if (p->file_size() > std::vector<std::byte>().max_size())
     return Error(Errc::size_overflow, "the file does not fit in memory");
   std::vector<std::byte> out;
   out.reserve(static_cast<std::size_t>(p->file_size()));
   out.insert(out.end(), p->preamble().begin(), p->preamble().end());
   for (std::size_t i = 0; i < p->tensors().size(); ++i) {
-    const Entry& e = entries_[p->source_[i]];
+    const Impl::Entry& e = st.entries[p->impl_->source[i]];
     if (e.byte_size != 0) out.insert(out.end(), e.data, e.data + e.byte_size);
   }
   return out;
+  });
 }
 
 Result<void> Writer::write_file(const std::filesystem::path& path) const {
+  return detail::guarded([&]() -> Result<void> {
+  const Impl& st = state();
   auto p = plan();
   if (!p) return std::move(p).error();
   std::vector<std::span<const std::byte>> parts;
   parts.reserve(p->tensors().size() + 1);
   parts.push_back(p->preamble());
   for (std::size_t i = 0; i < p->tensors().size(); ++i) {
-    const Entry& e = entries_[p->source_[i]];
+    const Impl::Entry& e = st.entries[p->impl_->source[i]];
     if (!e.has_bytes && e.byte_size != 0) return missing(p->tensors()[i]);
     parts.emplace_back(e.data, static_cast<std::size_t>(e.byte_size));
   }
@@ -275,9 +322,12 @@ Result<void> Writer::write_file(const std::filesystem::path& path) const {
   if (!f) return std::move(f).error();
   if (auto r = f->write_gather(0, parts); !r) return r;
   return f->commit(options_.durable);
+  });
 }
 
 Result<StreamingWriter> Writer::begin_file(const std::filesystem::path& path) const {
+  return detail::guarded([&]() -> Result<StreamingWriter> {
+  const Impl& st = state();
   auto p = plan();
   if (!p) return std::move(p).error();
   auto f = detail::AtomicFile::create(path, options_.fail_after_bytes);
@@ -291,9 +341,9 @@ Result<StreamingWriter> Writer::begin_file(const std::filesystem::path& path) co
   std::vector<std::span<const std::byte>> parts{plan.preamble()};
   std::uint64_t run_start = 0;
   for (std::size_t i = 0; i <= plan.tensors().size(); ++i) {
-    const bool added = i < plan.tensors().size() && entries_[plan.source_[i]].has_bytes;
+    const bool added = i < plan.tensors().size() && st.entries[plan.impl_->source[i]].has_bytes;
     if (added) {
-      const Entry& e = entries_[plan.source_[i]];
+      const Impl::Entry& e = st.entries[plan.impl_->source[i]];
       if (parts.empty()) run_start = plan.data_start() + plan.tensors()[i].data_offsets.begin;
       parts.emplace_back(e.data, static_cast<std::size_t>(e.byte_size));
       impl->state[i].supplied = true;
@@ -304,6 +354,7 @@ Result<StreamingWriter> Writer::begin_file(const std::filesystem::path& path) co
     }
   }
   return StreamingWriter(std::move(impl));
+  });
 }
 
 Result<void> Writer::write_file(const std::filesystem::path& path, const TensorSource& source) const {

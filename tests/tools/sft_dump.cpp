@@ -142,7 +142,7 @@ std::string dump(const std::string& path, std::string_view mode) {
     buf.assign(static_cast<std::size_t>(t.byte_size()), std::byte{0});
     if (auto r = f.read(t, buf); !r) return error_line(r.error());
     std::string digest = sha(buf);
-    if (f.mapped() && sha(f.view(t).bytes()) != digest)
+    if (f.mapped() && sha(f.view(t)->bytes()) != digest)
       return error_line(Error(Errc::io_error, "view and copy differ", Error::no_offset, std::string(t.name)));
     out += (i ? "," : "") + std::string(R"({"name":")") + hex(t.name) + R"(","dtype":")" +
            std::string(name(t.dtype)) + R"(","shape":)" + dims(t.shape) + R"(,"offsets":[)" +
@@ -152,19 +152,25 @@ std::string dump(const std::string& path, std::string_view mode) {
   return out + "]}";
 }
 
+// A slice in Python's notation, items separated by commas: ":" , "i", "a:b",
+// "a:b:c" with any part empty (omitted) and negative numbers allowed.
 std::optional<std::vector<SliceSpec>> parse_spec(std::string_view spec) {
   std::vector<SliceSpec> out;
   if (spec.empty()) return out;
-  auto number = [](std::string_view s) -> std::optional<std::uint64_t> {
-    if (s.empty() || s.size() > 20) return std::nullopt;
-    std::uint64_t v = 0;
+  auto number = [](std::string_view s) -> std::optional<std::int64_t> {
+    const bool neg = !s.empty() && s[0] == '-';
+    if (neg) s.remove_prefix(1);
+    if (s.empty() || s.size() > 18) return std::nullopt;
+    std::int64_t v = 0;
     for (char c : s) {
       if (c < '0' || c > '9') return std::nullopt;
-      std::uint64_t d = static_cast<std::uint64_t>(c - '0');
-      if (v > (~std::uint64_t{0} - d) / 10) return std::nullopt;
-      v = v * 10 + d;
+      v = v * 10 + (c - '0');
     }
-    return v;
+    return neg ? -v : v;
+  };
+  auto bound = [&](std::string_view s) -> std::optional<std::int64_t> {
+    if (s.empty()) return SliceSpec::none;
+    return number(s);
   };
   while (true) {
     auto comma = spec.find(',');
@@ -172,9 +178,13 @@ std::optional<std::vector<SliceSpec>> parse_spec(std::string_view spec) {
     if (item == ":") {
       out.push_back(SliceSpec::all_of());
     } else if (auto colon = item.find(':'); colon != std::string_view::npos) {
-      auto a = number(item.substr(0, colon)), b = number(item.substr(colon + 1));
-      if (!a || !b) return std::nullopt;
-      out.push_back(SliceSpec::range(*a, *b));
+      std::string_view rest = item.substr(colon + 1);
+      auto colon2 = rest.find(':');
+      auto a = bound(item.substr(0, colon)), b = bound(rest.substr(0, colon2));
+      std::optional<std::int64_t> c = 1;
+      if (colon2 != std::string_view::npos && colon2 + 1 < rest.size()) c = number(rest.substr(colon2 + 1));
+      if (!a || !b || !c) return std::nullopt;
+      out.push_back(SliceSpec::range(*a, *b, *c));
     } else {
       auto i = number(item);
       if (!i) return std::nullopt;

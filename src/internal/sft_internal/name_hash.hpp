@@ -1,4 +1,4 @@
-// sft/name_hash.hpp — the hash for tables keyed by names from untrusted files.
+// src/internal/sft_internal/name_hash.hpp — the hash for tables keyed by names from untrusted files (internal).
 //
 // std::hash has a fixed seed, and libstdc++'s (a multiply-xor per 8-byte
 // block) can be inverted block by block: anyone can compute any number of
@@ -14,6 +14,9 @@
 #include <string_view>
 
 namespace sft {
+
+// Implemented in src/header/name_index.cpp. Internal since sft 0.1: no public
+// header needs it (the Writer keeps its tables behind a private implementation).
 
 struct NameHash {
   std::size_t operator()(std::string_view s) const noexcept;
