@@ -69,6 +69,11 @@ class Buffer {
 
   std::uint64_t size() const noexcept { return size_; }
   bool valid() const noexcept { return handle_ != nullptr; }
+  // The backend's own handle, for handing the memory to other libraries
+  // (DLPack, a framework's tensors, foreign kernels): a host pointer to the
+  // bytes on the cpu backend, the device pointer on cuda, a cl_mem on
+  // opencl. Null for an empty Buffer; valid as long as the Buffer lives.
+  void* native_handle() const noexcept { return handle_; }
 
  private:
   friend struct detail::Access;
