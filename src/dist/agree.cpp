@@ -42,8 +42,8 @@ void encode(std::byte* b, const Result<void>& local, const Digest128& fp) {
   const std::size_t mn = std::min(msg.size(), room - tn);
   put_le(b + 32, mn, 2);
   put_le(b + 34, tn, 2);
-  std::memcpy(b + fixed, msg.data(), mn);
-  std::memcpy(b + fixed + mn, tensor.data(), tn);
+  if (mn) std::memcpy(b + fixed, msg.data(), mn);  // (an empty view's data() may be null)
+  if (tn) std::memcpy(b + fixed + mn, tensor.data(), tn);
 }
 
 struct Decoded {
