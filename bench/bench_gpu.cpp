@@ -77,7 +77,7 @@ double seconds_since(Clock::time_point t0) { return std::chrono::duration<double
 // memcpy rates, the median of five, measured before the benchmarks run (the
 // median: one lucky quiet moment on a shared machine should not set the bar).
 void measure_memcpy(const sft::File& f) {
-  auto src = f.bytes().subspan(f.header().data_start());
+  auto src = f.bytes().value().subspan(f.header().data_start());  // mapped
   std::vector<std::byte> hot(g_bytes);
   std::memcpy(hot.data(), src.data(), g_bytes);  // touch every page once
   std::vector<double> hot_rates, fresh_rates;
@@ -101,7 +101,7 @@ void measure_memcpy(const sft::File& f) {
 
 void BM_memcpy_hot(benchmark::State& state) {
   auto f = sft::File::open(g_path);
-  auto src = f->bytes().subspan(f->header().data_start());
+  auto src = f->bytes().value().subspan(f->header().data_start());  // mapped
   std::vector<std::byte> dst(g_bytes);
   std::memcpy(dst.data(), src.data(), g_bytes);
   for (auto _ : state) {
@@ -113,7 +113,7 @@ void BM_memcpy_hot(benchmark::State& state) {
 
 void BM_memcpy_fresh(benchmark::State& state) {
   auto f = sft::File::open(g_path);
-  auto src = f->bytes().subspan(f->header().data_start());
+  auto src = f->bytes().value().subspan(f->header().data_start());  // mapped
   for (auto _ : state) {
     auto* dst = static_cast<std::byte*>(std::malloc(g_bytes));
     std::memcpy(dst, src.data(), g_bytes);

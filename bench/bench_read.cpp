@@ -142,8 +142,10 @@ BENCHMARK(BM_TensorByName)->Unit(benchmark::kMicrosecond);
 void BM_IterateViews(benchmark::State& state) {
   auto f = sft::File::open(moe_path());
   if (!f) return void(skip_on_error(state, f.error()));
+  auto views = f->views();
+  if (!views) return void(skip_on_error(state, views.error()));
   for (auto _ : state)
-    for (const sft::TensorView v : f->views()) benchmark::DoNotOptimize(v.data());
+    for (const sft::TensorView v : *views) benchmark::DoNotOptimize(v.data());
   items_counter(state, f->header().size());
 }
 BENCHMARK(BM_IterateViews)->Unit(benchmark::kMicrosecond);
@@ -152,9 +154,11 @@ BENCHMARK(BM_IterateViews)->Unit(benchmark::kMicrosecond);
 void BM_TypedAccess(benchmark::State& state) {
   auto f = open_small();
   if (!f) return void(skip_on_error(state, f.error()));
+  auto views = f->views();
+  if (!views) return void(skip_on_error(state, views.error()));
   std::size_t failures = 0;
   for (auto _ : state)
-    for (const sft::TensorView v : f->views()) {
+    for (const sft::TensorView v : *views) {
       if (v.dtype() == sft::DType::BF16) {
         auto s = v.as<sft::bfloat16>();
         failures += !s;
@@ -174,9 +178,11 @@ BENCHMARK(BM_TypedAccess)->Unit(benchmark::kMicrosecond);
 void BM_TouchViews(benchmark::State& state) {
   auto f = open_small();
   if (!f) return void(skip_on_error(state, f.error()));
+  auto views = f->views();
+  if (!views) return void(skip_on_error(state, views.error()));
   for (auto _ : state) {
     std::uint64_t sum = 0;
-    for (const sft::TensorView v : f->views()) sum += sft::bench::byte_checksum(v.bytes());
+    for (const sft::TensorView v : *views) sum += sft::bench::byte_checksum(v.bytes());
     benchmark::DoNotOptimize(sum);
   }
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(f->header().data_size()));
@@ -242,6 +248,27 @@ void BM_ReadSlice(benchmark::State& state) {
 }
 BENCHMARK(BM_ReadSlice)->DenseRange(0, 2)->Unit(benchmark::kMicrosecond);
 
+// File::slice: the same slices as TensorBytes (a view for the contiguous one,
+// an owned, aligned copy otherwise), and a strided one, [::2, ::-1].
+void BM_Slice(benchmark::State& state) {
+  SliceCase c(state);
+  if (!c.tensor) return;
+  if (state.range(1)) {
+    c.spec = {sft::SliceSpec::range(sft::SliceSpec::none, sft::SliceSpec::none, 2),
+              sft::SliceSpec::range(sft::SliceSpec::none, sft::SliceSpec::none, -1)};
+    state.SetLabel("[::2, ::-1]");
+  }
+  std::uint64_t bytes = 0;
+  for (auto _ : state) {
+    auto r = c.file->slice(*c.tensor, c.spec);
+    if (!r) return void(skip_on_error(state, r.error()));
+    bytes = r->size_bytes();
+    benchmark::DoNotOptimize(r->data());
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(bytes));
+}
+BENCHMARK(BM_Slice)->ArgsProduct({{0, 1, 2}, {0}})->Args({0, 1})->Unit(benchmark::kMicrosecond);
+
 // ---- copy-out ----------------------------------------------------------------------------------
 
 // File::read of every tensor into one reused buffer: memcpy from the mapping,
@@ -262,5 +289,22 @@ void BM_CopyOut(benchmark::State& state, sft::ReadMode mode) {
 }
 BENCHMARK_CAPTURE(BM_CopyOut, mmap, sft::ReadMode::mmap)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_CopyOut, pread, sft::ReadMode::pread)->Unit(benchmark::kMillisecond);
+
+// File::load of every tensor: views when mapped (no bytes move), owned,
+// 64-byte-aligned buffers read with pread(2) in pread mode (an allocation per
+// tensor, against BM_CopyOut's one reused buffer).
+void BM_LoadEvery(benchmark::State& state, sft::ReadMode mode) {
+  auto f = open_small(mode);
+  if (!f) return void(skip_on_error(state, f.error()));
+  for (auto _ : state)
+    for (const auto& t : f->header().tensors()) {
+      auto r = f->load(t);
+      if (!r) return void(skip_on_error(state, r.error()));
+      benchmark::DoNotOptimize(r->data());
+    }
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(f->header().data_size()));
+}
+BENCHMARK_CAPTURE(BM_LoadEvery, mmap, sft::ReadMode::mmap)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_LoadEvery, pread, sft::ReadMode::pread)->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -58,7 +58,7 @@ void check_reader(const CompressedReader& r, std::size_t input_size, std::uint8_
   // in pieces of a size the input chooses; on 1 or 3 threads.
   const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(r.size(), max_read_per_input));
   std::vector<std::byte> whole(n), pieces(n);
-  const_cast<CompressedReader&>(r).set_threads((knobs & 1) ? 3 : 1);
+  r.set_threads((knobs & 1) ? 3 : 1);
   auto a = r.read(0, whole);
   const std::size_t step = 1 + (static_cast<std::size_t>(knobs) * 977) % 70000;
   Result<void> b;

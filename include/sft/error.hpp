@@ -5,6 +5,9 @@
 // (they may be logged, stored or compared across versions), so codes are only ever
 // appended, never renumbered. Ranges are reserved per subsystem so that parts of
 // the project can grow their own codes without touching each other's.
+// A new code also gets its SFT_ERR_* constant in the C API (include/sft/sft.h,
+// the static_asserts of src/capi/capi_core.cpp and the table of
+// tests/c/capi_test.c): the test capi.error_codes fails until it has one.
 #pragma once
 
 #include <cstdint>
@@ -40,13 +43,13 @@ enum class Errc : int {
   not_found = 41,          // no tensor of that name
   dtype_mismatch = 42,     // as<T>() with a T that does not match the tensor's dtype
   misaligned_data = 43,    // as<T>() on bytes not aligned for T
-  slice_out_of_range = 44, // an index or bound beyond the dimension
-  slice_bad_range = 45,    // start > stop
+  slice_out_of_range = 44, // a slice index outside [-n, n) (ranges clamp, as in Python)
+  slice_bad_range = 45,    // a slice range with a step of 0
   slice_too_many_indices = 46, // more indices than the tensor has dimensions
   slice_subbyte = 47,      // a slice of a sub-byte dtype that does not fall on byte boundaries
   buffer_too_small = 48,   // the caller's output buffer is smaller than the result
   not_mapped = 49,         // a zero-copy view asked of bytes that are not in memory (pread, compressed, remote)
-  invalid_argument = 50,   // an argument outside its documented domain
+  invalid_argument = 50,   // an argument outside its documented domain (e.g. a TensorInfo of another File)
   out_of_memory = 51,      // an allocation failed (reported, never thrown across the API)
   internal = 52,           // a bug in sft caught at a boundary: an exception that would have escaped,
                            // an Error built with code ok; the message says where

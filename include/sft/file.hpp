@@ -76,6 +76,12 @@ namespace detail {
 struct FileAccess;  // src/file/file_impl.hpp: builds Files over other byte sources
 }
 
+// One range of a batched read: out.size() bytes of the file at `offset`.
+struct ReadRequest {
+  std::uint64_t offset = 0;
+  std::span<std::byte> out;
+};
+
 class File {
  public:
   // Open a regular file (a FIFO, device or directory is io_error, promptly:
@@ -139,6 +145,11 @@ class File {
   // Copy out.size() bytes of the file starting at `offset` (invalid_argument
   // past the end).
   Result<void> read_bytes(std::uint64_t offset, std::span<std::byte> out) const;
+  // Several ranges at once, as if read_bytes were called for each (every
+  // range is checked first; nothing is read if one lies outside the file).
+  // A source that serves a batch faster than its ranges one by one (a remote
+  // source coalescing neighbours, issuing requests in parallel) does so here.
+  Result<void> read_bytes(std::span<const ReadRequest> reads) const;
 
   // --- zero-copy, where the bytes are in memory --------------------------------------
   // The whole file: not_mapped unless mapped().

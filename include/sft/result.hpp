@@ -130,7 +130,7 @@ class [[nodiscard]] Result {
     if (!self.ok()) return Result<U>(std::forward<Self>(self).error());
     if constexpr (std::is_void_v<U>) {
       std::forward<F>(f)(std::forward<Self>(self).value());
-      return Result<void>();
+      return Result<U>();  // U, not void: a dependent name, so clang looks it up after Result<void> is declared
     } else {
       return Result<U>(std::forward<F>(f)(std::forward<Self>(self).value()));
     }

@@ -39,10 +39,6 @@ Error with_shard(const std::string& shard, Error e) {
   return e;
 }
 
-bool ends_with(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
 struct Located {
   fs::path path;
   bool is_index = false;
@@ -60,8 +56,8 @@ Result<Located> locate_in_directory(const fs::path& dir) {
     if (ec) return Error(Errc::io_error, "cannot list " + dir.string() + ": " + ec.message());
     std::string n = it->path().filename().string();
     if (!it->is_regular_file(ec)) continue;
-    if (ends_with(n, ".safetensors.index.json")) indexes.push_back(n);
-    else if (ends_with(n, ".safetensors")) files.push_back(n);
+    if (n.ends_with(".safetensors.index.json")) indexes.push_back(n);
+    else if (n.ends_with(".safetensors")) files.push_back(n);
   }
   std::sort(indexes.begin(), indexes.end());
   std::sort(files.begin(), files.end());
@@ -120,78 +116,80 @@ Checkpoint& Checkpoint::operator=(Checkpoint&&) noexcept = default;
 Checkpoint::~Checkpoint() = default;
 
 Result<Checkpoint> Checkpoint::open(const fs::path& path, const CheckpointOptions& options) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0)
-    return Error(Errc::io_error, "cannot open " + path.string() + ": " + std::strerror(errno));
-  Located where{path, ends_with(path.filename().string(), ".json")};
-  if (S_ISDIR(st.st_mode)) {
-    auto found = locate_in_directory(path);
-    if (!found) return std::move(found).error();
-    where = std::move(*found);
-  }
+  return detail::guarded([&]() -> Result<Checkpoint> {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0)
+      return Error(Errc::io_error, "cannot open " + path.string() + ": " + std::strerror(errno));
+    Located where{path, path.filename().string().ends_with(".json")};
+    if (S_ISDIR(st.st_mode)) {
+      auto found = locate_in_directory(path);
+      SFT_TRY(found);
+      where = std::move(*found);
+    }
 
-  auto impl = std::make_unique<Impl>();
-  impl->options = options;
-  impl->dir = where.path.parent_path();
-  if (impl->dir.empty()) impl->dir = ".";
+    auto impl = std::make_unique<Impl>();
+    impl->options = options;
+    impl->dir = where.path.parent_path();
+    if (impl->dir.empty()) impl->dir = ".";
 
-  if (!where.is_index) {
-    // One file: opened now, its tensors are the checkpoint's.
-    impl->shard_names.push_back(where.path.filename().string());
-    impl->slots = std::make_unique<Slot[]>(1);
-    impl->slots[0].path = where.path;
-    Error err;
-    const File* f = impl->open_slot(0, &err);
-    if (!f) return err;
-    for (const auto& t : f->header().tensors()) impl->names.emplace_back(t.name);
-    std::sort(impl->names.begin(), impl->names.end());
-    impl->name_shard.assign(impl->names.size(), 0);
+    if (!where.is_index) {
+      // One file: opened now, its tensors are the checkpoint's.
+      impl->shard_names.push_back(where.path.filename().string());
+      impl->slots = std::make_unique<Slot[]>(1);
+      impl->slots[0].path = where.path;
+      Error err;
+      const File* f = impl->open_slot(0, &err);
+      if (!f) return err;
+      for (const auto& t : f->header().tensors()) impl->names.emplace_back(t.name);
+      std::sort(impl->names.begin(), impl->names.end());
+      impl->name_shard.assign(impl->names.size(), 0);
+      impl->index_names();
+      return Checkpoint(std::move(impl));
+    }
+
+    impl->sharded = true;
+    impl->index = where.path;
+    auto parsed = detail::read_index(where.path, options.max_index_bytes);
+    SFT_TRY(parsed);
+    impl->has_total = parsed->has_total_size;
+    impl->total = parsed->total_size;
+
+    char buf[PATH_MAX];
+    if (::realpath(impl->dir.c_str(), buf) == nullptr)
+      return Error(Errc::io_error, "cannot resolve " + impl->dir.string() + ": " + std::strerror(errno));
+    const std::string real_dir(buf);
+
+    auto& wm = parsed->weight_map;
+    for (const auto& [tensor, shard] : wm) impl->shard_names.push_back(shard);
+    std::sort(impl->shard_names.begin(), impl->shard_names.end());
+    impl->shard_names.erase(std::unique(impl->shard_names.begin(), impl->shard_names.end()), impl->shard_names.end());
+    impl->slots = std::make_unique<Slot[]>(impl->shard_names.size());
+    for (std::size_t i = 0; i < impl->shard_names.size(); ++i) {
+      auto p = detail::resolve_shard(impl->dir, real_dir, impl->shard_names[i], options.follow_external_symlinks);
+      if (!p) {
+        Error e = std::move(p).error();
+        // Name a tensor that maps to the bad shard, so the error points into weight_map.
+        for (const auto& [tensor, shard] : wm)
+          if (shard == impl->shard_names[i]) {
+            e.tensor = tensor;
+            break;
+          }
+        return e;
+      }
+      impl->slots[i].path = std::move(*p);
+    }
+
+    std::sort(wm.begin(), wm.end());
+    impl->names.reserve(wm.size());
+    impl->name_shard.reserve(wm.size());
+    for (auto& [tensor, shard] : wm) {
+      auto at = std::lower_bound(impl->shard_names.begin(), impl->shard_names.end(), shard);
+      impl->name_shard.push_back(static_cast<std::uint32_t>(at - impl->shard_names.begin()));
+      impl->names.push_back(std::move(tensor));
+    }
     impl->index_names();
     return Checkpoint(std::move(impl));
-  }
-
-  impl->sharded = true;
-  impl->index = where.path;
-  auto parsed = detail::read_index(where.path, options.max_index_bytes);
-  if (!parsed) return std::move(parsed).error();
-  impl->has_total = parsed->has_total_size;
-  impl->total = parsed->total_size;
-
-  char buf[PATH_MAX];
-  if (::realpath(impl->dir.c_str(), buf) == nullptr)
-    return Error(Errc::io_error, "cannot resolve " + impl->dir.string() + ": " + std::strerror(errno));
-  const std::string real_dir(buf);
-
-  auto& wm = parsed->weight_map;
-  for (const auto& [tensor, shard] : wm) impl->shard_names.push_back(shard);
-  std::sort(impl->shard_names.begin(), impl->shard_names.end());
-  impl->shard_names.erase(std::unique(impl->shard_names.begin(), impl->shard_names.end()), impl->shard_names.end());
-  impl->slots = std::make_unique<Slot[]>(impl->shard_names.size());
-  for (std::size_t i = 0; i < impl->shard_names.size(); ++i) {
-    auto p = detail::resolve_shard(impl->dir, real_dir, impl->shard_names[i], options.follow_external_symlinks);
-    if (!p) {
-      Error e = std::move(p).error();
-      // Name a tensor that maps to the bad shard, so the error points into weight_map.
-      for (const auto& [tensor, shard] : wm)
-        if (shard == impl->shard_names[i]) {
-          e.tensor = tensor;
-          break;
-        }
-      return e;
-    }
-    impl->slots[i].path = std::move(*p);
-  }
-
-  std::sort(wm.begin(), wm.end());
-  impl->names.reserve(wm.size());
-  impl->name_shard.reserve(wm.size());
-  for (auto& [tensor, shard] : wm) {
-    auto at = std::lower_bound(impl->shard_names.begin(), impl->shard_names.end(), shard);
-    impl->name_shard.push_back(static_cast<std::uint32_t>(at - impl->shard_names.begin()));
-    impl->names.push_back(std::move(tensor));
-  }
-  impl->index_names();
-  return Checkpoint(std::move(impl));
+  });
 }
 
 bool Checkpoint::sharded() const noexcept { return impl_->sharded; }
@@ -216,13 +214,15 @@ bool Checkpoint::shard_opened(std::size_t shard) const noexcept {
 }
 
 Result<const File*> Checkpoint::shard(std::size_t shard) const {
-  if (shard >= impl_->shard_names.size())
-    return Error(Errc::invalid_argument, "shard " + std::to_string(shard) + " of " +
-                                             std::to_string(impl_->shard_names.size()));
-  Error err;
-  const File* f = impl_->open_slot(shard, &err);
-  if (!f) return err;
-  return f;
+  return detail::guarded([&]() -> Result<const File*> {
+    if (shard >= impl_->shard_names.size())
+      return Error(Errc::invalid_argument, "shard " + std::to_string(shard) + " of " +
+                                               std::to_string(impl_->shard_names.size()));
+    Error err;
+    const File* f = impl_->open_slot(shard, &err);
+    if (!f) return err;
+    return f;
+  });
 }
 
 Result<std::size_t> Checkpoint::shard_of(std::string_view name) const {
@@ -233,16 +233,18 @@ Result<std::size_t> Checkpoint::shard_of(std::string_view name) const {
 }
 
 Result<CheckpointTensor> Checkpoint::find(std::string_view name) const {
-  auto s = shard_of(name);
-  if (!s) return std::move(s).error();
-  auto f = shard(*s);
-  if (!f) return std::move(f).error();
-  const TensorInfo* info = (*f)->header().find(name);
-  if (!info)
-    return Error(Errc::shard_missing_tensor,
-                 "weight_map maps the tensor to " + impl_->shard_names[*s] + ", which does not hold it",
-                 Error::no_offset, std::string(name));
-  return CheckpointTensor{*s, *f, info};
+  return detail::guarded([&]() -> Result<CheckpointTensor> {
+    auto s = shard_of(name);
+    SFT_TRY(s);
+    auto f = shard(*s);
+    SFT_TRY(f);
+    const TensorInfo* info = (*f)->header().find(name);
+    if (!info)
+      return Error(Errc::shard_missing_tensor,
+                   "weight_map maps the tensor to " + impl_->shard_names[*s] + ", which does not hold it",
+                   Error::no_offset, std::string(name));
+    return CheckpointTensor{*s, *f, info};
+  });
 }
 
 Result<TensorView> Checkpoint::tensor(std::string_view name) const& {
@@ -254,76 +256,88 @@ Result<TensorBytes> Checkpoint::load(std::string_view name) const& {
 }
 
 Result<std::vector<CheckpointTensor>> Checkpoint::tensors() const {
-  std::vector<CheckpointTensor> out;
-  out.reserve(impl_->names.size());
-  for (std::size_t s = 0; s < impl_->shard_names.size(); ++s) {
-    auto f = shard(s);
-    if (!f) return std::move(f).error();
-    for (const auto& t : (*f)->header().tensors()) {
-      auto it = impl_->by_name.find(t.name);
-      if (it != impl_->by_name.end() && impl_->name_shard[it->second] == s) out.push_back({s, *f, &t});
+  return detail::guarded([&]() -> Result<std::vector<CheckpointTensor>> {
+    std::vector<CheckpointTensor> out;
+    out.reserve(impl_->names.size());
+    for (std::size_t s = 0; s < impl_->shard_names.size(); ++s) {
+      auto f = shard(s);
+      SFT_TRY(f);
+      for (const auto& t : (*f)->header().tensors()) {
+        auto it = impl_->by_name.find(t.name);
+        if (it != impl_->by_name.end() && impl_->name_shard[it->second] == s) out.push_back({s, *f, &t});
+      }
     }
-  }
-  if (out.size() != impl_->names.size()) {
-    for (const auto& n : impl_->names)
-      if (auto t = find(n); !t) return std::move(t).error();
-  }
-  return out;
+    if (out.size() != impl_->names.size()) {
+      for (const auto& n : impl_->names)
+        SFT_TRY(find(n));
+    }
+    return out;
+  });
 }
 
 CheckpointReport Checkpoint::check() const {
-  CheckpointReport report;
-  const auto& names = impl_->shard_names;
-  bool all_open = true;
-  std::uint64_t sum = 0;
-  std::vector<bool> found(impl_->names.size(), false);
-  for (std::size_t s = 0; s < names.size(); ++s) {
-    auto f = shard(s);
-    if (!f) {
-      report.errors.push_back(std::move(f).error());
-      all_open = false;
-      continue;
-    }
-    for (const auto& t : (*f)->header().tensors()) {
-      auto it = impl_->by_name.find(t.name);
-      if (it == impl_->by_name.end()) {
-        report.errors.emplace_back(Errc::shard_unlisted_tensor, names[s] + " holds a tensor that weight_map does not list",
-                                   Error::no_offset, std::string(t.name));
-      } else if (impl_->name_shard[it->second] != s) {
-        report.errors.emplace_back(Errc::shard_unlisted_tensor,
-                                   names[s] + " holds a tensor that weight_map maps to " +
-                                       names[impl_->name_shard[it->second]],
-                                   Error::no_offset, std::string(t.name));
-      } else {
-        found[it->second] = true;
-        sum += t.byte_size();
+  try {
+    CheckpointReport report;
+    const auto& names = impl_->shard_names;
+    bool all_open = true;
+    std::uint64_t sum = 0;
+    std::vector<bool> found(impl_->names.size(), false);
+    for (std::size_t s = 0; s < names.size(); ++s) {
+      auto f = shard(s);
+      if (!f) {
+        report.errors.push_back(std::move(f).error());
+        all_open = false;
+        continue;
+      }
+      for (const auto& t : (*f)->header().tensors()) {
+        auto it = impl_->by_name.find(t.name);
+        if (it == impl_->by_name.end()) {
+          report.errors.emplace_back(Errc::shard_unlisted_tensor, names[s] + " holds a tensor that weight_map does not list",
+                                     Error::no_offset, std::string(t.name));
+        } else if (impl_->name_shard[it->second] != s) {
+          report.errors.emplace_back(Errc::shard_unlisted_tensor,
+                                     names[s] + " holds a tensor that weight_map maps to " +
+                                         names[impl_->name_shard[it->second]],
+                                     Error::no_offset, std::string(t.name));
+        } else {
+          found[it->second] = true;
+          sum += t.byte_size();
+        }
       }
     }
+    for (std::size_t i = 0; i < impl_->names.size(); ++i) {
+      const std::size_t s = impl_->name_shard[i];
+      if (!found[i] && shard_opened(s) && impl_->slots[s].file)
+        report.errors.emplace_back(Errc::shard_missing_tensor,
+                                   "weight_map maps the tensor to " + names[s] + ", which does not hold it",
+                                   Error::no_offset, impl_->names[i]);
+    }
+    if (impl_->sharded && all_open) {
+      std::optional<Error> problem;
+      if (!impl_->has_total)
+        problem.emplace(Errc::total_size_mismatch,
+                        "the index has no metadata.total_size (the tensors hold " + std::to_string(sum) + " bytes)");
+      else if (impl_->total != sum)
+        problem.emplace(Errc::total_size_mismatch, "metadata.total_size is " + std::to_string(impl_->total) +
+                                                       " but the tensors hold " + std::to_string(sum) + " bytes");
+      if (problem) (impl_->options.strict ? report.errors : report.warnings).push_back(std::move(*problem));
+    }
+    return report;
+  } catch (const std::bad_alloc&) {
+    // Reporting needs a little memory of its own; after a failed allocation
+    // of the checks' size, that much is normally there again.
+    CheckpointReport report;
+    report.errors.emplace_back(Errc::out_of_memory, "out of memory");
+    return report;
   }
-  for (std::size_t i = 0; i < impl_->names.size(); ++i) {
-    const std::size_t s = impl_->name_shard[i];
-    if (!found[i] && shard_opened(s) && impl_->slots[s].file)
-      report.errors.emplace_back(Errc::shard_missing_tensor,
-                                 "weight_map maps the tensor to " + names[s] + ", which does not hold it",
-                                 Error::no_offset, impl_->names[i]);
-  }
-  if (impl_->sharded && all_open) {
-    std::optional<Error> problem;
-    if (!impl_->has_total)
-      problem.emplace(Errc::total_size_mismatch,
-                      "the index has no metadata.total_size (the tensors hold " + std::to_string(sum) + " bytes)");
-    else if (impl_->total != sum)
-      problem.emplace(Errc::total_size_mismatch, "metadata.total_size is " + std::to_string(impl_->total) +
-                                                     " but the tensors hold " + std::to_string(sum) + " bytes");
-    if (problem) (impl_->options.strict ? report.errors : report.warnings).push_back(std::move(*problem));
-  }
-  return report;
 }
 
 Result<std::vector<Error>> Checkpoint::validate() const {
-  auto report = check();
-  if (!report.errors.empty()) return std::move(report.errors.front());
-  return std::move(report.warnings);
+  return detail::guarded([&]() -> Result<std::vector<Error>> {
+    auto report = check();
+    if (!report.errors.empty()) return std::move(report.errors.front());
+    return std::move(report.warnings);
+  });
 }
 
 }  // namespace sft

@@ -25,8 +25,6 @@ namespace sft::detail {
 
 namespace {
 
-std::string num(std::uint64_t v) { return std::to_string(v); }
-
 // The frames of a file: the header region [0, data_start) and the data
 // buffer, each cut into pieces of at most frame_bytes.
 std::vector<FrameInfo> plan_frames(std::uint64_t data_start, std::uint64_t total, std::uint64_t frame_bytes) {
@@ -56,8 +54,8 @@ struct Worker {
 
 Result<void> compress_to(const File& in, const CompressOptions& options, const ByteSink& sink) {
   if (options.frame_bytes == 0 || options.frame_bytes > max_compress_frame_bytes)
-    return Error(Errc::invalid_argument, "frame size " + num(options.frame_bytes) + " is not within 1.." +
-                                             num(max_compress_frame_bytes));
+    return Error(Errc::invalid_argument, "frame size " + std::to_string(options.frame_bytes) + " is not within 1.." +
+                                             std::to_string(max_compress_frame_bytes));
   if (options.level != 0 && (options.level < ZSTD_minCLevel() || options.level > ZSTD_maxCLevel()))
     return Error(Errc::invalid_argument, "zstd level " + std::to_string(options.level) + " is not within " +
                                              std::to_string(ZSTD_minCLevel()) + ".." + std::to_string(ZSTD_maxCLevel()));
@@ -66,7 +64,7 @@ Result<void> compress_to(const File& in, const CompressOptions& options, const B
   std::vector<FileRange> ranges16;
   if (options.byte_planes) {
     ranges16 = sixteen_bit_ranges(header);
-    if (auto r = sink(encode_planes_prefix()); !r) return r;
+    SFT_TRY(sink(encode_planes_prefix()));
   }
   std::uint64_t written = options.byte_planes ? planes_prefix_bytes : 0;
 
@@ -126,7 +124,7 @@ Result<void> compress_to(const File& in, const CompressOptions& options, const B
       FrameInfo& f = frames[first + k];
       f.compressed_offset = written;
       f.compressed_size = out[k].size();
-      if (auto r = sink(out[k]); !r) return r;
+      SFT_TRY(sink(out[k]));
       written += out[k].size();
     }
   }

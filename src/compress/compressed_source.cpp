@@ -27,8 +27,6 @@ namespace sft::detail {
 
 namespace {
 
-std::string num(std::uint64_t v) { return std::to_string(v); }
-
 // Per-thread decoding state, pooled by the reader so that buffers and zstd
 // contexts survive from one read to the next.
 struct Scratch {
@@ -113,17 +111,17 @@ Result<void> CompressedSource::State::decode(std::size_t i, std::span<std::byte>
   const FrameInfo& f = table.frames[i];
   const std::uint64_t at = f.compressed_offset;
   auto corrupt = [&](const std::string& what) {
-    return Error(Errc::compressed_corrupt, "frame " + num(i) + " " + what, at);
+    return Error(Errc::compressed_corrupt, "frame " + std::to_string(i) + " " + what, at);
   };
   // Both sizes were checked against the limits when the table was read.
   s.compressed.resize(static_cast<std::size_t>(f.compressed_size));
-  if (auto r = raw->read(at, s.compressed); !r) return r;
+  SFT_TRY(raw->read(at, s.compressed));
   const std::byte* c = s.compressed.data();
   const auto csize = static_cast<std::size_t>(f.compressed_size);
-  if (csize < 4) return corrupt("is " + num(csize) + " bytes long, too short for a frame");
+  if (csize < 4) return corrupt("is " + std::to_string(csize) + " bytes long, too short for a frame");
   const std::uint32_t magic = load_le32(c);
   if (is_skippable_magic(magic)) {
-    if (f.size != 0) return corrupt("is a skippable frame but the seek table gives it " + num(f.size) + " bytes");
+    if (f.size != 0) return corrupt("is a skippable frame but the seek table gives it " + std::to_string(f.size) + " bytes");
     if (csize < 8 || load_le32(c + 4) != csize - 8)
       return corrupt("is a skippable frame whose length disagrees with the seek table");
     decoded.fetch_add(1, std::memory_order_relaxed);
@@ -133,18 +131,18 @@ Result<void> CompressedSource::State::decode(std::size_t i, std::span<std::byte>
   const unsigned long long declared = ZSTD_getFrameContentSize(c, csize);
   if (declared == ZSTD_CONTENTSIZE_ERROR) return corrupt("has a malformed frame header");
   if (declared != ZSTD_CONTENTSIZE_UNKNOWN && declared != f.size)
-    return corrupt("declares " + num(declared) + " bytes but the seek table gives it " + num(f.size));
+    return corrupt("declares " + std::to_string(declared) + " bytes but the seek table gives it " + std::to_string(f.size));
   const std::size_t found = ZSTD_findFrameCompressedSize(c, csize);
   if (ZSTD_isError(found)) {
     if (ZSTD_getErrorCode(found) == ZSTD_error_srcSize_wrong)
       return Error(Errc::compressed_truncated,
-                   "frame " + num(i) + " is cut short: its blocks need more than the " + num(csize) +
+                   "frame " + std::to_string(i) + " is cut short: its blocks need more than the " + std::to_string(csize) +
                        " bytes the seek table gives it",
                    at);
     return corrupt(std::string("is malformed: ") + ZSTD_getErrorName(found));
   }
   if (found != csize)
-    return corrupt("ends after " + num(found) + " of the " + num(csize) + " bytes the seek table gives it");
+    return corrupt("ends after " + std::to_string(found) + " of the " + std::to_string(csize) + " bytes the seek table gives it");
 
   const bool planar = layout_known && !ranges16.empty();
   if (planar) plane_segments(ranges16, f.offset, f.offset + f.size, s.segments);
@@ -161,12 +159,12 @@ Result<void> CompressedSource::State::decode(std::size_t i, std::span<std::byte>
     switch (ZSTD_getErrorCode(got)) {
       case ZSTD_error_checksum_wrong: return corrupt("fails its checksum");
       case ZSTD_error_dstSize_tooSmall:
-        return corrupt("decompresses to more than the " + num(f.size) + " bytes the seek table gives it");
+        return corrupt("decompresses to more than the " + std::to_string(f.size) + " bytes the seek table gives it");
       default: return corrupt(std::string("does not decompress: ") + ZSTD_getErrorName(got));
     }
   }
   if (got != f.size)
-    return corrupt("decompresses to " + num(got) + " bytes but the seek table gives it " + num(f.size));
+    return corrupt("decompresses to " + std::to_string(got) + " bytes but the seek table gives it " + std::to_string(f.size));
   if (transform) planes_join(s.planes, dst, s.segments);
   if (table.checksums && static_cast<std::uint32_t>(XXH64(dst.data(), dst.size(), 0)) != f.checksum)
     return corrupt("does not match the checksum in the seek table");
@@ -196,7 +194,7 @@ Result<void> CompressedSource::State::read_frame_part(std::size_t i, std::uint64
   auto hit = cached(i);
   if (!hit) {
     auto bytes = std::make_shared<std::vector<std::byte>>(static_cast<std::size_t>(f.size));
-    if (auto r = decode(i, *bytes, s); !r) return r;
+    SFT_TRY(decode(i, *bytes, s));
     hit = bytes;
     remember(i, std::move(bytes));
   }
@@ -206,8 +204,8 @@ Result<void> CompressedSource::State::read_frame_part(std::size_t i, std::uint64
 
 Result<void> CompressedSource::State::read(std::uint64_t offset, std::span<std::byte> out) const {
   if (offset > table.total || out.size() > table.total - offset)
-    return Error(Errc::invalid_argument, "range of " + num(out.size()) + " bytes at " + num(offset) +
-                                             " is outside the " + num(table.total) + " decompressed bytes");
+    return Error(Errc::invalid_argument, "range of " + std::to_string(out.size()) + " bytes at " + std::to_string(offset) +
+                                             " is outside the " + std::to_string(table.total) + " decompressed bytes");
   if (out.empty()) return {};
   const auto& fr = table.frames;
   // The last frame starting at or before a position holds it (empty frames sort first).
@@ -250,7 +248,7 @@ Result<void> CompressedSource::State::read(std::uint64_t offset, std::span<std::
   for (auto& s : scratch) release(std::move(s));
   SFT_TRY(ran);
   for (auto& r : results)
-    if (!r) return std::move(r).error();
+    SFT_TRY(r);
   return {};
 }
 
@@ -259,7 +257,7 @@ Result<void> CompressedSource::State::load_header(const Limits& limits) {
   // decodes without knowing the layout.
   auto h = read_header([this](std::uint64_t o, std::span<std::byte> out) { return read(o, out); },
                                table.total, limits);
-  if (!h) return std::move(h).error();
+  SFT_TRY(h);
   header = std::move(*h);
   if (table.byte_planes) {
     const std::uint64_t ds = header.data_start();
@@ -268,7 +266,7 @@ Result<void> CompressedSource::State::load_header(const Limits& limits) {
       if (f.offset == ds) boundary = true;
     if (!boundary)
       return Error(Errc::bad_seek_table,
-                   "byte-plane checkpoint with no frame starting where the data buffer starts (" + num(ds) + ")");
+                   "byte-plane checkpoint with no frame starting where the data buffer starts (" + std::to_string(ds) + ")");
     ranges16 = sixteen_bit_ranges(header);
     layout_known = true;
     std::lock_guard lock(mutex);
@@ -310,7 +308,7 @@ Result<void> CompressedSource::read(std::uint64_t offset, std::span<std::byte> o
 
 Result<void> CompressedSource::check_frame(std::size_t index) const {
   if (index >= s_->table.frames.size())
-    return Error(Errc::invalid_argument, "no frame " + num(index) + " in a table of " + num(s_->table.frames.size()));
+    return Error(Errc::invalid_argument, "no frame " + std::to_string(index) + " in a table of " + std::to_string(s_->table.frames.size()));
   return guarded([&]() -> Result<void> {
     std::vector<std::byte> bytes(static_cast<std::size_t>(s_->table.frames[index].size));
     auto scratch = s_->acquire();

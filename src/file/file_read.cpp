@@ -14,8 +14,6 @@ namespace sft {
 
 namespace {
 
-std::string num(std::uint64_t v) { return std::to_string(v); }
-
 Error foreign(const TensorInfo& info) {
   return Error(Errc::invalid_argument, "the TensorInfo is not an entry of this File's header", Error::no_offset,
                std::string(info.name));
@@ -72,27 +70,48 @@ Result<File::Views> File::views() const& {
   return Views{this};
 }
 
+namespace {
+
+// invalid_argument unless [offset, offset + n) lies within the file.
+Result<void> within_file(const File& f, std::uint64_t offset, std::uint64_t n) {
+  if (offset > f.size() || n > f.size() - offset)
+    return Error(Errc::invalid_argument, "range of " + std::to_string(n) + " bytes at " + std::to_string(offset) +
+                                             " is outside the file's " + std::to_string(f.size()) + " bytes");
+  return {};
+}
+
+}  // namespace
+
 Result<void> File::read_bytes(std::uint64_t offset, std::span<std::byte> out) const {
-  if (offset > size() || out.size() > size() - offset)
-    return Error(Errc::invalid_argument, "range of " + num(out.size()) + " bytes at " + num(offset) +
-                                             " is outside the file's " + num(size()) + " bytes");
+  SFT_TRY(within_file(*this, offset, out.size()));
   return detail::guarded([&] { return impl_->source->read(offset, out); });
+}
+
+Result<void> File::read_bytes(std::span<const ReadRequest> reads) const {
+  for (const ReadRequest& r : reads) SFT_TRY(within_file(*this, r.offset, r.out.size()));
+  return detail::guarded([&]() -> Result<void> {
+    std::vector<detail::ReadRange> ranges;
+    ranges.reserve(reads.size());
+    for (const ReadRequest& r : reads) ranges.push_back({r.offset, r.out});
+    return impl_->source->read_ranges(ranges);
+  });
 }
 
 Result<void> File::read_range(const TensorInfo& info, std::uint64_t offset, std::span<std::byte> out) const {
   SFT_TRY(check_owned(*this, info));
   if (offset > info.byte_size() || out.size() > info.byte_size() - offset)
     return Error(Errc::invalid_argument,
-                 "range of " + num(out.size()) + " bytes at " + num(offset) + " is outside the tensor's " +
-                     num(info.byte_size()) + " bytes",
+                 "range of " + std::to_string(out.size()) + " bytes at " + std::to_string(offset) + " is outside the tensor's " +
+                     std::to_string(info.byte_size()) + " bytes",
                  Error::no_offset, std::string(info.name));
   const std::uint64_t at = impl_->header.data_start() + info.data_offsets.begin + offset;
   return detail::guarded([&] { return impl_->source->read(at, out); }).with_tensor(info.name);
 }
 
 Result<void> File::read(const TensorInfo& info, std::span<std::byte> out) const {
+  SFT_TRY(check_owned(*this, info));
   if (out.size() < info.byte_size())
-    return Error(Errc::buffer_too_small, "buffer of " + num(out.size()) + " bytes for a tensor of " + num(info.byte_size()),
+    return Error(Errc::buffer_too_small, "buffer of " + std::to_string(out.size()) + " bytes for a tensor of " + std::to_string(info.byte_size()),
                  Error::no_offset, std::string(info.name));
   return read_range(info, 0, out.first(static_cast<std::size_t>(info.byte_size())));
 }
@@ -153,7 +172,7 @@ Result<SlicePlan> File::read_slice(const TensorInfo& info, std::span<const Slice
   return detail::guarded([&]() -> Result<SlicePlan> {
     SFT_TRY_ASSIGN(auto plan, plan_slice(info, spec));
     if (out.size() < plan.byte_size)
-      return Error(Errc::buffer_too_small, "buffer of " + num(out.size()) + " bytes for a slice of " + num(plan.byte_size),
+      return Error(Errc::buffer_too_small, "buffer of " + std::to_string(out.size()) + " bytes for a slice of " + std::to_string(plan.byte_size),
                    Error::no_offset, std::string(info.name));
     const std::uint64_t tensor_at = impl_->header.data_start() + info.data_offsets.begin;
     SFT_TRY(copy_runs(*impl_->source, impl_->memory, tensor_at, plan, out).with_tensor(info.name));

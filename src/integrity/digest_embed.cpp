@@ -25,7 +25,7 @@ std::string format_digest_metadata(std::span<const TensorDigest> digests) {
 
 Result<void> embed_digests(const File& in, const std::filesystem::path& out, const HashOptions& options) {
   auto digests = hash_tensors(in, options);
-  if (!digests) return std::move(digests).error();
+  SFT_TRY(digests);
   const Header& h = in.header();
 
   // The same tensors in the same order, the same metadata plus the digests,
@@ -36,10 +36,10 @@ Result<void> embed_digests(const File& in, const std::filesystem::path& out, con
   Writer w(wo);
   for (const MetadataEntry& m : h.metadata())
     if (m.key != digest_metadata_key)
-      if (auto r = w.set_metadata(m.key, m.value); !r) return r;
-  if (auto r = w.set_metadata(digest_metadata_key, format_digest_metadata(*digests)); !r) return r;
+      SFT_TRY(w.set_metadata(m.key, m.value));
+  SFT_TRY(w.set_metadata(digest_metadata_key, format_digest_metadata(*digests)));
   for (const TensorInfo& t : h.tensors())
-    if (auto r = w.declare(t.name, t.dtype, t.shape); !r) return r;
+    SFT_TRY(w.declare(t.name, t.dtype, t.shape));
 
   // Bytes are hashed again as they are copied: if the input changed since it
   // was hashed, the copy is abandoned rather than written with digests that
@@ -58,11 +58,11 @@ Result<void> embed_digests(const File& in, const std::filesystem::path& out, con
         piece = view->bytes().subspan(static_cast<std::size_t>(off), n);
       } else {
         buf.resize(std::max(buf.size(), n));
-        if (auto r = in.read_range(*src, off, {buf.data(), n}); !r) return r;
+        SFT_TRY(in.read_range(*src, off, {buf.data(), n}));
         piece = {buf.data(), n};
       }
       hasher.update(piece);
-      if (auto r = sink.write(piece); !r) return r;
+      SFT_TRY(sink.write(piece));
     }
     if (hasher.digest() != (*digests)[index].digest)
       return Error(Errc::io_error, "the input changed while it was copied", Error::no_offset, std::string(t.name));

@@ -29,9 +29,16 @@ const char* kind_of(mode_t m) noexcept {
 }
 
 Error failed(const char* verb, const std::filesystem::path& path, PathInMessage naming, int err) {
-  std::string m = std::string("cannot ") + verb;
-  if (naming == PathInMessage::include) m += " " + path.string();
-  return Error(Errc::io_error, m + ": " + std::strerror(err));
+  // Appends only: GCC 12 warns (-Wrestrict, a false positive) on `"literal" + std::string` chains.
+  std::string m = "cannot ";
+  m += verb;
+  if (naming == PathInMessage::include) {
+    m += ' ';
+    m += path.string();
+  }
+  m += ": ";
+  m += std::strerror(err);
+  return Error(Errc::io_error, std::move(m));
 }
 
 Error not_regular(const std::filesystem::path& path, PathInMessage naming, mode_t mode) {

@@ -107,7 +107,7 @@ Result<void> Writer::insert(std::string_view name, DType dtype, std::span<const 
   if (name == kMetadataKey)
     return Error(Errc::reserved_name, "\"__metadata__\" is reserved for the metadata map", Error::no_offset,
                  std::string(name));
-  if (auto r = check_utf8("the tensor name", name, name); !r) return r;
+  SFT_TRY(check_utf8("the tensor name", name, name));
   if (by_name_.count(name) != 0)
     return Error(Errc::duplicate_name, "a tensor named " + quoted(name) + " was already added", Error::no_offset,
                  std::string(name));
@@ -125,7 +125,7 @@ Result<void> Writer::insert(std::string_view name, DType dtype, std::span<const 
                  "rank " + std::to_string(shape.size()) + " exceeds the limit of " + std::to_string(lim.max_rank),
                  Error::no_offset, std::string(name));
   auto size = tensor_byte_size(name, dtype, shape);
-  if (!size) return std::move(size).error();
+  SFT_TRY(size);
   if (has_bytes && data_size != *size)
     return Error(Errc::data_size_mismatch,
                  std::to_string(data_size) + " bytes given, but " + std::string(sft::name(dtype)) + " " +
@@ -286,7 +286,7 @@ Result<std::vector<std::byte>> Writer::serialize() const {
   return detail::guarded([&]() -> Result<std::vector<std::byte>> {
   const Impl& st = state();
   auto p = plan();
-  if (!p) return std::move(p).error();
+  SFT_TRY(p);
   for (std::size_t i = 0; i < p->tensors().size(); ++i)
     if (!st.entries[p->impl_->source[i]].has_bytes && p->tensors()[i].byte_size() != 0) return missing(p->tensors()[i]);
   if (p->file_size() > std::vector<std::byte>().max_size())
@@ -306,7 +306,7 @@ Result<void> Writer::write_file(const std::filesystem::path& path) const {
   return detail::guarded([&]() -> Result<void> {
   const Impl& st = state();
   auto p = plan();
-  if (!p) return std::move(p).error();
+  SFT_TRY(p);
   std::vector<std::span<const std::byte>> parts;
   parts.reserve(p->tensors().size() + 1);
   parts.push_back(p->preamble());
@@ -319,8 +319,8 @@ Result<void> Writer::write_file(const std::filesystem::path& path) const {
   // promptly, and writing into reserved (unwritten) extents costs ext4 an
   // extent conversion per write that a plain sequential write does not pay.
   auto f = detail::AtomicFile::create(path, options_.fail_after_bytes);
-  if (!f) return std::move(f).error();
-  if (auto r = f->write_gather(0, parts); !r) return r;
+  SFT_TRY(f);
+  SFT_TRY(f->write_gather(0, parts));
   return f->commit(options_.durable);
   });
 }
@@ -329,10 +329,10 @@ Result<StreamingWriter> Writer::begin_file(const std::filesystem::path& path) co
   return detail::guarded([&]() -> Result<StreamingWriter> {
   const Impl& st = state();
   auto p = plan();
-  if (!p) return std::move(p).error();
+  SFT_TRY(p);
   auto f = detail::AtomicFile::create(path, options_.fail_after_bytes);
-  if (!f) return std::move(f).error();
-  if (auto r = f->reserve(p->file_size()); !r) return std::move(r).error();
+  SFT_TRY(f);
+  SFT_TRY(f->reserve(p->file_size()));
 
   auto impl = std::make_unique<StreamingWriter::Impl>(std::move(*p), std::move(*f), options_.durable);
   const WriterPlan& plan = impl->plan;
@@ -349,7 +349,7 @@ Result<StreamingWriter> Writer::begin_file(const std::filesystem::path& path) co
       impl->state[i].supplied = true;
       impl->state[i].covered = e.byte_size;
     } else if (!parts.empty()) {
-      if (auto r = impl->file.write_gather(run_start, parts); !r) return std::move(r).error();
+      SFT_TRY(impl->file.write_gather(run_start, parts));
       parts.clear();
     }
   }
@@ -359,7 +359,7 @@ Result<StreamingWriter> Writer::begin_file(const std::filesystem::path& path) co
 
 Result<void> Writer::write_file(const std::filesystem::path& path, const TensorSource& source) const {
   auto s = begin_file(path);
-  if (!s) return std::move(s).error();
+  SFT_TRY(s);
   StreamingWriter& w = *s;
   const auto tensors = w.plan().tensors();
   for (std::size_t i = 0; i < tensors.size(); ++i) {
