@@ -177,7 +177,7 @@ struct PlannedTensor {
 // previous (repeat > 1 only for a strided direct read, whose last request may
 // be shorter: `length` is then the total), `useful` bytes of them needed (the
 // rest are gaps read and thrown away).
-struct ReadRequest {
+struct PlannedRead {
   std::size_t shard = 0;
   std::uint64_t offset = 0;
   std::uint64_t length = 0;              // bytes read, all repeats together
@@ -189,7 +189,7 @@ struct ReadRequest {
 struct RankLoadPlan {
   std::uint32_t rank = 0, world = 1;
   std::vector<PlannedTensor> tensors;    // every tensor of the checkpoint, in tensors() order
-  std::vector<ReadRequest> requests;     // every round's (issued in parallel, in no set order)
+  std::vector<PlannedRead> requests;     // every round's (issued in parallel, in no set order)
   std::uint32_t rounds = 1;
   std::uint64_t bytes_held = 0;          // sum of this rank's parts
   std::uint64_t bytes_read = 0;          // sum of requests' lengths

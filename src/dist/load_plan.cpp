@@ -426,7 +426,7 @@ Result<RankPlan> plan_rank(std::span<const CheckpointTensor> tensors, const Tens
   }
   for (const Round& r : out.rounds)
     for (const Request& q : r.requests) sum.requests.push_back({q.shard, q.offset, q.length, q.useful, 1, 0});
-  for (const ReadRequest& q : sum.requests) sum.bytes_read += q.length;
+  for (const PlannedRead& q : sum.requests) sum.bytes_read += q.length;
 
   // The fingerprint: everything the collectives' pairing depends on.
   Xxh3Hasher h;
