@@ -710,7 +710,9 @@ def render(a, info, caps, workloads, rows, checks, notes, cold_state):
     add("Figures this script does not produce, each file with the commands that reproduce it: "
         "writing, streaming RSS and atomicity costs in bench/RESULTS-writer.md; hashing and "
         "compression in bench/RESULTS-integrity.md; the GPU upload pipeline and kernels in "
-        "bench/RESULTS-gpu.md. The Python packages (sft's against safetensors, fastsafetensors, Run:ai "
+        "bench/RESULTS-gpu.md; tensor-parallel loading (sft load under mpirun against every rank "
+        "reading everything and against get_slice, and a model of a 64-GPU cluster) in "
+        "bench/RESULTS-distributed.md. The Python packages (sft's against safetensors, fastsafetensors, Run:ai "
         "Model Streamer and InstantTensor) are compared by bench/py_compare.py, in the last section of "
         "this file, which this script keeps when it rewrites the rest.")
     add("")

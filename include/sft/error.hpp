@@ -115,8 +115,17 @@ enum class Errc : int {
   remote_connection = 169,  // cannot resolve or connect, connection reset, body cut short: after the retries
   remote_encoding = 170,    // a Content-Encoding other than identity (sft asks for identity, never decodes)
 
+  // --- 180..199: tensor-parallel plans and distributed loading (docs/distributed.md) ------
+  plan_invalid = 180,      // a plan that is not JSON, or of the wrong shape (unknown or repeated key, wrong type, limits)
+  plan_split = 181,        // a split that does not fit the tensor (dimension out of range, uneven under "uneven": "error")
+  plan_subbyte = 182,      // an F4 / F6 split whose parts do not start and end on whole bytes
+  plan_experts = 183,      // an experts rule without {e}, or a tensor whose expert index is >= the number of experts
+  dist_engine = 184,       // the collective engine failed (MPI / NCCL / torch.distributed error, engine unusable)
+  dist_timeout = 185,      // a collective did not complete in time (a peer stalled or died); the engine is unusable after it
+  dist_peer_failed = 186,  // another rank failed (its error is quoted in the message); this rank's own work was fine
+  dist_mismatch = 187,     // the ranks do not agree on the checkpoint, the plan or the options
+
   // --- reserved ranges for subsystems (codes are added inside their range) --------------
-  // 180..199: sharding plans and distributed loading (docs/distributed.md)
   // 200..219: the Python package's own conditions (docs/python.md)
 };
 

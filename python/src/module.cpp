@@ -12,6 +12,7 @@ void init_checkpoint(nb::module_& m);
 void init_integrity(nb::module_& m);
 void init_device(nb::module_& m);
 void init_support(nb::module_& m);
+void init_distributed(nb::module_& m);
 }  // namespace sftpy
 
 NB_MODULE(_sft, m) {
@@ -24,4 +25,5 @@ NB_MODULE(_sft, m) {
   sftpy::init_integrity(m);
   sftpy::init_device(m);
   sftpy::init_support(m);
+  sftpy::init_distributed(m);
 }

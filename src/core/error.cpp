@@ -35,6 +35,9 @@ std::string_view errc_name(Errc code) noexcept {
     SFT_ERRC_CASE(remote_range) SFT_ERRC_CASE(remote_changed) SFT_ERRC_CASE(remote_timeout)
     SFT_ERRC_CASE(remote_too_large) SFT_ERRC_CASE(remote_redirect) SFT_ERRC_CASE(remote_tls)
     SFT_ERRC_CASE(remote_connection) SFT_ERRC_CASE(remote_encoding)
+    SFT_ERRC_CASE(plan_invalid) SFT_ERRC_CASE(plan_split) SFT_ERRC_CASE(plan_subbyte)
+    SFT_ERRC_CASE(plan_experts) SFT_ERRC_CASE(dist_engine) SFT_ERRC_CASE(dist_timeout)
+    SFT_ERRC_CASE(dist_peer_failed) SFT_ERRC_CASE(dist_mismatch)
 #undef SFT_ERRC_CASE
   }
   return "unknown";
