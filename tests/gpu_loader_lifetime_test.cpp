@@ -97,9 +97,10 @@ class DeferredQueue final : public detail::QueueImpl {
     return static_cast<std::byte*>(buffer) + offset;
   }
   Result<void> unmap(void*, std::byte*) override { return {}; }
-  Result<detail::EventPtr> launch(Kernel k, const LaunchDims& dims, std::span<const detail::RawArg> args) override {
+  Result<detail::EventPtr> launch(Kernel k, const LaunchDims& dims, std::span<const detail::RawArg> args,
+                                  std::uint64_t variant) override {
     run_until(ops_.size());
-    detail::cpu_run_kernel(k, dims, args);
+    detail::cpu_run_kernel(k, dims, args, variant);
     return done();
   }
   Result<void> finish() override {

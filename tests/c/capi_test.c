@@ -254,7 +254,26 @@ static void test_error_codes(void) {
       {SFT_ERR_GPU_LAUNCH, "gpu_launch"}, {SFT_ERR_GPU_BAD_ARGUMENT, "gpu_bad_argument"},
       {SFT_ERR_GPU_UNSUPPORTED, "gpu_unsupported"}, {SFT_ERR_GPU_VERIFY_FAILED, "gpu_verify_failed"},
       {SFT_ERR_TUNE_CACHE, "tune_cache"}, {SFT_ERR_NPY_BAD_HEADER, "npy_bad_header"},
-      {SFT_ERR_NPY_UNSUPPORTED, "npy_unsupported"}};
+      {SFT_ERR_NPY_UNSUPPORTED, "npy_unsupported"},
+      {SFT_ERR_REMOTE_URL, "remote_url"},
+      {SFT_ERR_REMOTE_UNSUPPORTED, "remote_unsupported"},
+      {SFT_ERR_REMOTE_HTTP, "remote_http"},
+      {SFT_ERR_REMOTE_RANGE, "remote_range"},
+      {SFT_ERR_REMOTE_CHANGED, "remote_changed"},
+      {SFT_ERR_REMOTE_TIMEOUT, "remote_timeout"},
+      {SFT_ERR_REMOTE_TOO_LARGE, "remote_too_large"},
+      {SFT_ERR_REMOTE_REDIRECT, "remote_redirect"},
+      {SFT_ERR_REMOTE_TLS, "remote_tls"},
+      {SFT_ERR_REMOTE_CONNECTION, "remote_connection"},
+      {SFT_ERR_REMOTE_ENCODING, "remote_encoding"},
+      {SFT_ERR_PLAN_INVALID, "plan_invalid"},
+      {SFT_ERR_PLAN_SPLIT, "plan_split"},
+      {SFT_ERR_PLAN_SUBBYTE, "plan_subbyte"},
+      {SFT_ERR_PLAN_EXPERTS, "plan_experts"},
+      {SFT_ERR_DIST_ENGINE, "dist_engine"},
+      {SFT_ERR_DIST_TIMEOUT, "dist_timeout"},
+      {SFT_ERR_DIST_PEER_FAILED, "dist_peer_failed"},
+      {SFT_ERR_DIST_MISMATCH, "dist_mismatch"}};
   const size_t n = sizeof codes / sizeof codes[0];
   for (size_t i = 0; i < n; ++i) {
     if (strcmp(sft_errc_name(codes[i].code), codes[i].name) != 0) {
