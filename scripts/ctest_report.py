@@ -10,7 +10,8 @@ was skipped that the policy below does not allow: scripts/test.sh (and so CI)
 requires every test to run, so that a missing runtime, package or fixture
 directory cannot turn tests into silent skips.
 
-Allowed: the CUDA backend's tests (names ending in /cuda or _cuda) on a
+Allowed: the CUDA backend's and the NCCL engine's tests (names ending in
+/cuda, _cuda or _nccl) on a
 machine without an NVIDIA driver (no /proc/driver/nvidia/version), where
 they cannot run. On a machine with the driver they must run like the rest.
 """
@@ -19,7 +20,7 @@ import re
 import sys
 import xml.etree.ElementTree as ET
 
-CUDA_TEST = re.compile(r"(/|_)cuda(\s|$)")
+CUDA_TEST = re.compile(r"(/|_)(cuda|nccl)(\s|$)")
 
 
 def nvidia_driver_present():
@@ -28,7 +29,7 @@ def nvidia_driver_present():
 
 def allowed_skip(name, driver):
     if CUDA_TEST.search(name) and not driver:
-        return "CUDA test on a machine without an NVIDIA driver"
+        return "CUDA (or NCCL, which needs CUDA devices) test on a machine without an NVIDIA driver"
     return None
 
 

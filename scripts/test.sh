@@ -110,7 +110,7 @@ export SFT_FUZZ_RUN_DIR=$dir/fuzz-run  # kept after the run: a crash's input is 
 export PATH=$venv/bin:$PATH  # `python3` in any test is the venv's
 export SFT_REQUIRE_BACKENDS=${SFT_REQUIRE_BACKENDS-cpu,opencl}
 export SFT_REQUIRE_FIXTURES=${SFT_REQUIRE_FIXTURES-1}
-py=(-DPython3_EXECUTABLE="$venv/bin/python")
+py=(-DPython3_EXECUTABLE="$venv/bin/python" -DSFT_PYTHON="$venv/bin/python")
 junits=()
 
 if [ "${SFT_SKIP_SANITIZE:-0}" != 1 ]; then

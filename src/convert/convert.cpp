@@ -283,7 +283,7 @@ bool encodes_from_float(DType t) noexcept { return decodes_to_float(t); }
 Result<void> decode_to_float(DType src, std::span<const std::byte> in, std::span<float> out) {
   if (!decodes_to_float(src)) return unsupported(src, "decoded to float");
   auto n = element_count(src, in.size());
-  if (!n) return std::move(n).error();
+  SFT_TRY(n);
   if (out.size() < *n) return too_small(*n, out.size());
   decode_n(src, in.data(), *n, out.data());
   return {};
@@ -292,7 +292,7 @@ Result<void> decode_to_float(DType src, std::span<const std::byte> in, std::span
 Result<void> decode_to_double(DType src, std::span<const std::byte> in, std::span<double> out) {
   if (!decodes_to_double(src)) return unsupported(src, "decoded to double");
   auto n = element_count(src, in.size());
-  if (!n) return std::move(n).error();
+  SFT_TRY(n);
   const std::size_t values = src == DType::C64 ? 2 * *n : *n;
   if (out.size() < values) return too_small(values, out.size());
   if (src == DType::F64) {
@@ -317,7 +317,7 @@ Result<void> convert(DType src, std::span<const std::byte> in, DType dst, std::s
   if (!decodes_to_float(src)) return unsupported(src, "converted");
   if (!encodes_from_float(dst)) return unsupported(dst, "produced by a conversion");
   auto n = element_count(src, in.size());
-  if (!n) return std::move(n).error();
+  SFT_TRY(n);
   const std::size_t si = element_size(src), so = element_size(dst);
   if (out.size() / so < *n) return too_small(*n, out.size() / so);
   if (src == dst) {

@@ -33,7 +33,7 @@ class DictParser {
     while (!peek('}')) {
       std::uint64_t key_at = at();
       auto key = string_literal();
-      if (!key) return std::move(key).error();
+      SFT_TRY(key);
       ws();
       if (!eat(':')) return bad("expected ':' after a key", at());
       ws();
@@ -44,7 +44,7 @@ class DictParser {
           return Error(Errc::npy_unsupported, "structured dtypes are not supported", at());
         std::uint64_t descr_at = at();
         auto d = string_literal();
-        if (!d) return std::move(d).error();
+        SFT_TRY(d);
         if (auto r = apply_descr(*d, descr_at, h); !r) return std::move(r).error();
       } else if (*key == "fortran_order") {
         if (seen_fortran) return bad("key 'fortran_order' appears twice", key_at);

@@ -126,7 +126,7 @@ class CpuDevice final : public DeviceImpl {
   }
   Result<HostAllocation> alloc_host(std::uint64_t bytes) override {
     auto p = alloc(bytes);
-    if (!p) return std::move(p).error();
+    SFT_TRY(p);
     return HostAllocation{static_cast<std::byte*>(*p), nullptr};
   }
   void free_host(const HostAllocation& a) noexcept override { free(a.data); }

@@ -320,11 +320,11 @@ Result<EventPtr> CudaQueue::launch(Kernel k, const LaunchDims& dims, std::span<c
 
 Result<std::vector<DeviceInfo>> cuda_list() {
   auto n = device_count();
-  if (!n) return std::move(n).error();
+  SFT_TRY(n);
   std::vector<DeviceInfo> out;
   for (int i = 0; i < *n; ++i) {
     auto d = describe(i);
-    if (!d) return std::move(d).error();
+    SFT_TRY(d);
     out.push_back(std::move(*d));
   }
   return out;
@@ -332,12 +332,12 @@ Result<std::vector<DeviceInfo>> cuda_list() {
 
 Result<std::shared_ptr<DeviceImpl>> cuda_open(unsigned index) {
   auto n = device_count();
-  if (!n) return std::move(n).error();
+  SFT_TRY(n);
   if (index >= static_cast<unsigned>(*n))
     return gpu_error(Errc::gpu_no_device,
                      "CUDA has " + std::to_string(*n) + " device(s); no device " + std::to_string(index));
   auto info = describe(static_cast<int>(index));
-  if (!info) return std::move(info).error();
+  SFT_TRY(info);
   if (cudaError_t e = cudaSetDevice(static_cast<int>(index)); e != cudaSuccess) return cuda_error("cudaSetDevice", e);
   int major = 0, minor = 0;
   cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, static_cast<int>(index));

@@ -55,7 +55,7 @@ Result<void> check_range(const char* what, std::uint64_t size, std::uint64_t off
 }
 
 Result<Event> wrap(Result<detail::EventPtr> r) {
-  if (!r) return std::move(r).error();
+  SFT_TRY(r);
   return Access::make_event(std::move(*r));
 }
 
@@ -249,7 +249,7 @@ Result<Buffer> Device::alloc(std::uint64_t bytes) const {
                                                  " bytes exceeds the device's largest allocation (" +
                                                  std::to_string(info().max_allocation) + " bytes)");
   auto h = impl_->alloc(bytes);
-  if (!h) return std::move(h).error();
+  SFT_TRY(h);
   return Access::make_buffer(impl_, *h, bytes);
 }
 
@@ -257,14 +257,14 @@ Result<HostBuffer> Device::alloc_host(std::uint64_t bytes) const {
   if (!impl_) return gpu_error(Errc::gpu_bad_argument, "alloc_host on an empty Device");
   if (bytes == 0) return gpu_error(Errc::gpu_bad_argument, "alloc_host of 0 bytes");
   auto h = impl_->alloc_host(bytes);
-  if (!h) return std::move(h).error();
+  SFT_TRY(h);
   return Access::make_host(impl_, *h, bytes);
 }
 
 Result<Queue> Device::queue() const {
   if (!impl_) return gpu_error(Errc::gpu_bad_argument, "queue on an empty Device");
   auto q = impl_->create_queue();
-  if (!q) return std::move(q).error();
+  SFT_TRY(q);
   return Access::make_queue(impl_, std::move(*q));
 }
 
@@ -299,7 +299,7 @@ Result<std::shared_ptr<detail::DeviceImpl>> open_impl(Backend backend, unsigned 
 
 Result<Device> open_device(Backend backend, unsigned index) {
   auto d = open_impl(backend, index);
-  if (!d) return std::move(d).error();
+  SFT_TRY(d);
   return Access::make_device(std::move(*d), {});
 }
 

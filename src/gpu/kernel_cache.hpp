@@ -94,7 +94,7 @@ Result<T> cached_build(DeviceImpl& device, const std::string& key,
     if (!built) ++s.failed;
     else ++s.built, s.cache_stored += stored;
   });
-  if (!built) return built.error();
+  SFT_TRY(built);
   return std::move(built->first);
 }
 

@@ -175,7 +175,7 @@ Result<LaunchConfig> normalized(Kernel k, const LaunchConfig& c) {
 // the last argument is always the packed configuration.
 Result<Event> launch(Queue& q, Kernel k, const LaunchConfig& c, detail::LaunchFacts f, Result<LaunchDims> dims,
                      std::initializer_list<KernelArg> args) {
-  if (!dims) return std::move(dims).error();
+  SFT_TRY(dims);
   if (!q.valid()) return gpu_error(Errc::gpu_bad_argument, "launch on an empty Queue");
   if (!q.device().info().little_endian) f.aligned = false;
   std::vector<KernelArg> all(args);
@@ -280,9 +280,9 @@ Result<std::uint64_t> device_digest(Queue& q, In data, std::uint64_t n, const La
   // Level 0 into one buffer, then each level into the other, until one is left.
   std::uint64_t count = checksum_block_count(n);
   auto a = device.alloc(count * 8);
-  if (!a) return std::move(a).error();
+  SFT_TRY(a);
   auto b = device.alloc(checksum_block_count(count * 8) * 8);
-  if (!b) return std::move(b).error();
+  SFT_TRY(b);
   if (auto e = checksum_blocks(q, data, n, Out{*a}, 0, config); !e) return std::move(e).error();
   if (level0) {
     level0->assign(count, 0);

@@ -396,7 +396,7 @@ Result<cl_kernel> ClQueue::kernel(Kernel k, std::uint64_t variant) {
     }
   }
   auto prog = dev_.program(k, variant);
-  if (!prog) return std::move(prog).error();
+  SFT_TRY(prog);
   cl_int e = CL_SUCCESS;
   cl_kernel kern = clCreateKernel(*prog, kernel_entry(k), &e);
   if (e != CL_SUCCESS || !kern) return cl_error("clCreateKernel", e);
@@ -439,7 +439,7 @@ Result<EventPtr> ClQueue::launch(Kernel k, const LaunchDims& dims, std::span<con
 
 Result<std::vector<DeviceInfo>> opencl_list() {
   auto found = find_devices();
-  if (!found) return std::move(found).error();
+  SFT_TRY(found);
   std::vector<DeviceInfo> out;
   for (std::size_t i = 0; i < found->size(); ++i) out.push_back(describe((*found)[i], static_cast<unsigned>(i)));
   return out;
@@ -447,7 +447,7 @@ Result<std::vector<DeviceInfo>> opencl_list() {
 
 Result<std::shared_ptr<DeviceImpl>> opencl_open(unsigned index) {
   auto found = find_devices();
-  if (!found) return std::move(found).error();
+  SFT_TRY(found);
   if (index >= found->size())
     return gpu_error(Errc::gpu_no_device, "OpenCL has " + std::to_string(found->size()) + " device(s); no device " +
                                               std::to_string(index));

@@ -129,7 +129,7 @@ Result<Work> upload_problem(const Device& dev, Queue& q, const Problem& p) {
   auto put = [&](const std::vector<std::byte>& v, Buffer& b) -> Result<void> {
     if (v.empty()) return {};
     auto r = dev.alloc(v.size());
-    if (!r) return r.error();
+    SFT_TRY(r);
     b = std::move(*r);
     if (auto e = q.write(b, 0, v.data(), v.size()); !e) return e.error();
     return {};
@@ -137,7 +137,7 @@ Result<Work> upload_problem(const Device& dev, Queue& q, const Problem& p) {
   if (auto r = put(p.a, w.a); !r) return r.error();
   if (auto r = put(p.b, w.b); !r) return r.error();
   auto o = dev.alloc(p.out_bytes);
-  if (!o) return std::move(o).error();
+  SFT_TRY(o);
   w.out = std::move(*o);
   if (auto f = q.finish(); !f) return f.error();
   return w;
@@ -189,7 +189,7 @@ Result<double> time_candidate(Queue& q, const TuneKey& k, Work& w, const LaunchC
   for (int i = 0; i < reps; ++i) {
     auto t0 = std::chrono::steady_clock::now();
     auto e = launch(q, k, w, c);
-    if (!e) return e.error();
+    SFT_TRY(e);
     if (auto wt = e->wait(); !wt) return wt.error();
     auto s = e->seconds();
     times.push_back(s ? *s : std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());

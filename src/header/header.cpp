@@ -74,7 +74,7 @@ Result<std::uint64_t> parse_header_length(std::span<const std::byte> prefix, std
 
 Result<Header> parse_header(std::span<const std::byte> bytes, std::uint64_t file_size, const Limits& limits) {
   auto len = parse_header_length(bytes, file_size, limits);
-  if (!len) return std::move(len).error();
+  SFT_TRY(len);
   const std::uint64_t n = *len;
   if (bytes.size() - 8 < n)
     return Error(Errc::invalid_argument,

@@ -12,7 +12,7 @@ Result<Header> read_header(const ReadAt& read, std::uint64_t file_size, const Li
   const std::size_t have = file_size < 8 ? static_cast<std::size_t>(file_size) : 8;
   if (auto r = read(0, {prefix, have}); !r) return std::move(r).error();
   auto n = parse_header_length({prefix, have}, file_size, limits);
-  if (!n) return std::move(n).error();
+  SFT_TRY(n);
   // n was checked against the file size and the limit: the buffer is bounded by real bytes.
   const auto len = 8 + static_cast<std::size_t>(*n);
   std::vector<std::byte> head(len + json_padding());

@@ -40,10 +40,10 @@ class SchemaWalker {
         if (seen_metadata) return Error(Errc::duplicate_key, "__metadata__ appears twice", kBase + key_pos);
         seen_metadata = true;
         auto r = metadata(i);
-        if (!r) return std::move(r).error();
+        SFT_TRY(r);
       } else {
         auto r = tensor(i, key, key_pos, shape);
-        if (!r) return std::move(r).error();
+        SFT_TRY(r);
       }
       i = ws(end_);
       if (p_[i] == ',') i = ws(i + 1);
@@ -187,7 +187,7 @@ class SchemaWalker {
     i = ws(i + 1);
     while (p_[i] != ']') {
       auto v = integer(i, tensor, field);
-      if (!v) return std::move(v).error();
+      SFT_TRY(v);
       out.push_back(*v);
       i = ws(end_);
       if (p_[i] == ',') i = ws(i + 1);
@@ -241,7 +241,7 @@ class SchemaWalker {
         if (!unknown_set.insert(field).second) return repeated();
         unknown.push_back(field);
         auto r = skip_value(i);
-        if (!r) return Error(r.error().code, r.error().message, r.error().offset, name);
+        if (!r) return std::move(r).error().with_tensor(name);
       }
       i = ws(end_);
       if (p_[i] == ',') i = ws(i + 1);
@@ -265,10 +265,10 @@ Result<Header> parse_header_slow(const char* json, std::size_t n, std::uint64_t 
   std::size_t bad = find_invalid_utf8(reinterpret_cast<const unsigned char*>(json), n);
   if (bad != utf8_ok) return Error(Errc::invalid_utf8, "the header is not valid UTF-8", kBase + bad);
   auto syntax = check_json_syntax(json, n, std::min<std::uint32_t>(limits.max_depth, 1024), kBase);
-  if (!syntax) return std::move(syntax).error();
+  SFT_TRY(syntax);
   HeaderBuilder builder(limits, true);
   auto walked = SchemaWalker(json, n, builder).run();
-  if (!walked) return std::move(walked).error();
+  SFT_TRY(walked);
   return std::move(builder).finish(n, file_size);
 }
 

@@ -145,11 +145,11 @@ class Checker {
           }
           if (c == '"') {
             auto r = string(i);
-            if (!r) return std::move(r).error();
+            SFT_TRY(r);
             i = end_;
           } else if (c == '-' || is_digit(c)) {
             auto r = number(i);
-            if (!r) return std::move(r).error();
+            SFT_TRY(r);
             i = end_;
           } else if (literal(i, "true") || literal(i, "false") || literal(i, "null")) {
             i = end_;
@@ -164,7 +164,7 @@ class Checker {
             return fail(i, i < n_ ? std::string("expected an object key in double quotes, found ") + describe(p_[i])
                                   : "expected an object key, found the end of the header");
           auto r = string(i);
-          if (!r) return std::move(r).error();
+          SFT_TRY(r);
           i = ws(end_);
           if (i >= n_ || p_[i] != ':') return fail(i, "expected ':' after an object key");
           i = ws(i + 1);

@@ -174,7 +174,7 @@ Result<std::vector<TensorDigest>> hash_tensors(const File& file, const HashOptio
   // parallel within it), rather than threads that would each decompress.
   if (!file.mapped()) {
     auto w = walk(file, false);
-    if (!w) return std::move(w).error();
+    SFT_TRY(w);
     return std::move(w->tensors);
   }
   const auto tensors = file.header().tensors();
@@ -208,7 +208,7 @@ Result<std::vector<TensorDigest>> hash_tensors(const File& file, const HashOptio
   });
   SFT_TRY(ran);
   for (auto& s : status)
-    if (!s) return std::move(s).error();
+    SFT_TRY(s);
   return out;
 }
 

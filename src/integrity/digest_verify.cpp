@@ -74,9 +74,9 @@ const Digest128* DigestTable::find(std::string_view name) const noexcept {
 
 Result<VerifyReport> check_digests(const File& file, const HashOptions& options) {
   auto table = DigestTable::of(file.header());
-  if (!table) return std::move(table).error();
+  SFT_TRY(table);
   auto hashes = hash_tensors(file, options);
-  if (!hashes) return std::move(hashes).error();
+  SFT_TRY(hashes);
   VerifyReport rep;
   for (const TensorDigest& h : *hashes) {
     const Digest128* want = table->find(h.name);
@@ -94,7 +94,7 @@ Result<VerifyReport> check_digests(const File& file, const HashOptions& options)
 
 Result<void> verify(const File& file, const HashOptions& options) {
   auto rep = check_digests(file, options);
-  if (!rep) return std::move(rep).error();
+  SFT_TRY(rep);
   if (!rep->mismatched.empty())
     return Error(Errc::digest_mismatch,
                  std::to_string(rep->mismatched.size()) + " tensor(s) do not match their digests",
@@ -114,7 +114,7 @@ Result<void> verify(const File& file, const DigestTable& table, std::string_view
   const Digest128* want = table.find(name);
   if (!want) return Error(Errc::no_digest, "no digest recorded for this tensor", Error::no_offset, std::string(name));
   auto got = hash_tensor(file, *info);
-  if (!got) return std::move(got).error();
+  SFT_TRY(got);
   if (*got != *want)
     return Error(Errc::digest_mismatch, "XXH3-128 is " + got->hex() + ", the recorded digest is " + want->hex(),
                  Error::no_offset, std::string(name));
