@@ -716,6 +716,10 @@ def render(a, info, caps, workloads, rows, checks, notes, cold_state):
         "Model Streamer and InstantTensor) are compared by bench/py_compare.py, in the last section of "
         "this file, which this script keeps when it rewrites the rest.")
     add("")
+    add("Remote reads over HTTP(S) from nginx on loopback (inspect's round trips, loading the 4 GiB file "
+        "against curl and Run:ai Model Streamer's S3 backend) are in bench/RESULTS-remote.md, made by "
+        "bench/remote_bench.py.")
+    add("")
     add("## Machine")
     add("")
     add("| | |")
