@@ -178,7 +178,20 @@ struct Reader {
     return {};
   }
 
-  void run() {
+  // A reader thread's body: an exception (a failed allocation in a source's
+  // read, a system_error from a lock) stops the upload with an Error instead
+  // of leaving the thread and terminating the process.
+  void run() noexcept {
+    try {
+      run_chunks();
+    } catch (const std::bad_alloc&) {
+      st.fail(Error(Errc::out_of_memory, "out of memory"));
+    } catch (...) {
+      st.fail(Error(Errc::internal, "an exception escaped a reader thread"));
+    }
+  }
+
+  void run_chunks() {
     double busy = 0;
     for (;;) {
       std::size_t i;

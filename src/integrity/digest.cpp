@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "sft_internal/guard.hpp"
 #include "sft_internal/parallel.hpp"
 #include "sft/digest.hpp"
 #include "sft/file.hpp"
@@ -236,7 +237,7 @@ std::optional<Result<FileDigests>> hash_all_parallel(const File& file, unsigned 
   std::optional<Result<Digest128>> whole;
   std::thread t;
   try {
-    t = std::thread([&] { whole = hash_file(file); });
+    t = std::thread([&] { whole = detail::guarded([&] { return hash_file(file); }); });
   } catch (...) {
     return std::nullopt;
   }
