@@ -327,6 +327,56 @@ TEST(Checkpoint, IndexSymlinkFollowsTheShardsRule) {
   EXPECT_EQ(inside->size(), 1u);
 }
 
+TEST(Checkpoint, LazyShardOpensStayInTheDirectoryCheckedAtOpen) {
+  // The shards are checked (realpath) when the index is read but opened when
+  // first used. Whatever is swapped in between, a lazy open never reads a
+  // file outside the directory checked: the outside file's tensor "c" has 8
+  // bytes, the checkpoint's 4.
+  auto outside = sft::test::temp_dir("ckpt-swap-outside");
+  write_shard(outside / "model-00002-of-00002.safetensors", {"c"}, 8);
+
+  // A shard replaced by a symlink to the outside file: refused (O_NOFOLLOW).
+  {
+    Fixture f("ckpt-swap-shard");
+    auto c = Checkpoint::open(f.good_index());
+    ASSERT_TRUE(c) << c.error().to_string();
+    fs::remove(f.dir / "model-00002-of-00002.safetensors");
+    fs::create_symlink(outside / "model-00002-of-00002.safetensors", f.dir / "model-00002-of-00002.safetensors");
+    auto t = c->find("c");
+    ASSERT_FALSE(t) << "read the outside file: " << t->info->byte_size() << " bytes";
+    EXPECT_EQ(t.error().code, Errc::io_error) << t.error().to_string();
+    EXPECT_NE(t.error().message.find("model-00002-of-00002.safetensors"), std::string::npos) << t.error().message;
+  }
+  // The directory renamed and a symlink to the outside put in its place: the
+  // shard is opened in the directory opened at open() (the renamed one).
+  {
+    Fixture f("ckpt-swap-dir");
+    auto c = Checkpoint::open(f.good_index());
+    ASSERT_TRUE(c) << c.error().to_string();
+    const fs::path moved = f.dir.string() + ".moved";
+    fs::remove_all(moved);
+    fs::rename(f.dir, moved);
+    fs::create_directory_symlink(outside, f.dir);
+    auto t = c->find("c");
+    ASSERT_TRUE(t) << t.error().to_string();
+    EXPECT_EQ(t->info->byte_size(), 4u) << "read the outside file";
+    fs::remove(f.dir);
+    fs::rename(moved, f.dir);
+  }
+  // With follow_external_symlinks, following links is the documented intent:
+  // the shard is opened by its path.
+  {
+    Fixture f("ckpt-swap-follow");
+    sft::CheckpointOptions follow;
+    follow.follow_external_symlinks = true;
+    auto c = Checkpoint::open(f.good_index(), follow);
+    ASSERT_TRUE(c) << c.error().to_string();
+    fs::remove(f.dir / "model-00002-of-00002.safetensors");
+    fs::create_symlink(outside / "model-00002-of-00002.safetensors", f.dir / "model-00002-of-00002.safetensors");
+    EXPECT_TRUE(c->find("c"));
+  }
+}
+
 TEST(Checkpoint, ConcurrentLookupsShareOneOpen) {
   Fixture f("ckpt-threads");
   auto c = Checkpoint::open(f.good_index());

@@ -42,3 +42,13 @@ add_test(NAME cli.inspect_many_tensors
          COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/py/inspect_many_tensors.py
                  $<TARGET_FILE:sft_cli> ${CMAKE_CURRENT_BINARY_DIR}/inspect-many-tensors-work)
 set_tests_properties(cli.inspect_many_tensors PROPERTIES LABELS cli TIMEOUT 120)
+
+# FIFOs as file arguments, shards and indexes never hang a command (exit 2,
+# io_error naming the FIFO); an input truncated while a command reads it
+# (stopped with SFT_TEST_STALL=inputs-open, resumed with SIGUSR1) is io_error
+# naming it, exit 2, never SIGBUS nor an error blamed on OUT. Every sft run
+# in the script has its own timeout.
+add_test(NAME cli.fifo_and_shrinking_inputs
+         COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/py/fifo_and_shrinking_inputs.py
+                 $<TARGET_FILE:sft_cli> ${CMAKE_CURRENT_BINARY_DIR}/fifo-shrinking-work)
+set_tests_properties(cli.fifo_and_shrinking_inputs PROPERTIES LABELS cli TIMEOUT 600)

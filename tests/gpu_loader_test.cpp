@@ -263,6 +263,35 @@ INSTANTIATE_TEST_SUITE_P(Backends, GpuLoader, ::testing::ValuesIn(sft::test::gpu
 // A checkpoint over 1 GiB, kept cheap: a sparse file (holes read as zeros, so
 // the page cache holds little), patterned pages at every region edge and every
 // 64 MiB so that a misplaced chunk cannot go unnoticed, the CPU backend only.
+TEST(GpuLoaderTruncation, PreadNeverTouchesTheMapping) {
+  // A file truncated after it was opened (and mapped): ReadMethod::pread
+  // reads with pread on the descriptor, so the upload fails with io_error.
+  // Through the mapping, the copy would have raised SIGBUS (the test would
+  // die, not fail). The same for a File opened in pread mode.
+  auto dev = open_device(Backend::cpu);
+  ASSERT_TRUE(dev);
+  const std::uint64_t size = 8 << 20;
+  auto dir = sft::test::temp_dir("gpu_truncated");
+  for (ReadMode mode : {ReadMode::mmap, ReadMode::pread}) {
+    auto path = dir / (mode == ReadMode::mmap ? "mapped.safetensors" : "pread.safetensors");
+    std::string json = "{\"t\":{\"dtype\":\"U8\",\"shape\":[" + std::to_string(size) +
+                       "],\"data_offsets\":[0," + std::to_string(size) + "]}}";
+    sft::test::write_all(path, sft::test::make_file(json, size));
+    auto f = File::open(path, {.mode = mode});
+    ASSERT_TRUE(f) << f.error().to_string();
+    ASSERT_EQ(f->mapped(), mode == ReadMode::mmap);
+    ASSERT_EQ(::truncate(path.c_str(), 4096), 0);
+    for (bool direct : {false, true}) {
+      UploadOptions o;
+      o.read = mode == ReadMode::mmap ? ReadMethod::pread : ReadMethod::automatic;
+      o.staging = direct ? Staging::direct : Staging::staged;
+      auto up = upload(*dev, *f, {}, o);
+      ASSERT_FALSE(up) << "uploaded a truncated file";
+      EXPECT_EQ(up.error().code, Errc::io_error) << up.error().to_string();
+    }
+  }
+}
+
 TEST(GpuLoaderLarge, CheckpointOverOneGibArrivesIntact) {
   auto dev = open_device(Backend::cpu);
   ASSERT_TRUE(dev);

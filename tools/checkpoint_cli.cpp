@@ -83,6 +83,7 @@ bool checkpoint_metadata(const std::string& path, const Checkpoint& c, std::vect
 std::optional<SourceCheckpoint> open_source(const std::string& path, int* status) {
   CheckpointOptions options;
   options.open.hint = AccessHint::sequential;
+  options.open.mode = ReadMode::pread;  // read, never mapped: a shrinking input is an io_error, not SIGBUS
   auto c = open_checked_checkpoint(path, status, options);
   if (!c) return std::nullopt;
   auto list = c->tensors();
@@ -99,7 +100,7 @@ std::optional<SourceCheckpoint> open_source(const std::string& path, int* status
 }
 
 bool readable_in_place(const std::string& path, const CheckpointTensor& t, int* status) {
-  if (t.view()) return true;
+  if (!t.file->compressed()) return true;
   err(error_line(path, Error(Errc::compressed_unsupported,
                              "a compressed checkpoint cannot be read in place by this command; "
                              "restore it first with sft decompress",

@@ -48,14 +48,15 @@ struct SourceCheckpoint {
   std::vector<CheckpointTensor> tensors;
   std::vector<MetadataEntry> metadata;
 };
-// Open PATH for sequential reading (open_checked_checkpoint) and list the
-// above; on failure print the error and set *status.
+// Open PATH for sequential reading (open_checked_checkpoint, every shard in
+// pread mode: the commands read tensors with read_in_chunks, never through a
+// mapping) and list the above; on failure print the error and set *status.
 std::optional<SourceCheckpoint> open_source(const std::string& path, int* status);
 
-// The commands built on Checkpoint read tensors in place (TensorView). A
-// compressed checkpoint (docs/compression.md) has no views: false, after
-// printing a compressed_unsupported line that says to run `sft decompress`
-// first and setting *status to 1, when the tensor's file is not mapped.
+// diff, convert, split and merge refuse a compressed checkpoint
+// (docs/compression.md): false, after printing a compressed_unsupported line
+// that says to run `sft decompress` first and setting *status to 1, when the
+// tensor's file is compressed.
 bool readable_in_place(const std::string& path, const CheckpointTensor& t, int* status);
 
 // Parse "5GB", "500MB", "5GiB", "1.5GB", "123" (bytes), units in any case.

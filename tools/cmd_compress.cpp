@@ -60,8 +60,9 @@ int run(std::span<const std::string_view> args) {
   }
   if (files.size() != 2) return usage_error("compress", "expected IN and OUT");
   int status = 0;
-  auto in = open_input(std::string(files[0]), status, ReadMode::mmap);
+  auto in = open_input(std::string(files[0]), status);
   if (!in) return status;
+  test_stall_point("inputs-open");
   auto stats = compress_file(*in, std::string(files[1]), o);
   if (!stats) {
     const Error& e = stats.error();

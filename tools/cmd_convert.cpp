@@ -37,19 +37,20 @@ bool convertible(DType t) {
   return t == DType::F32 || t == DType::F16 || t == DType::BF16 || t == DType::F8_E4M3 || t == DType::F8_E5M2;
 }
 
-Result<void> convert_in_chunks(const TensorView& v, DType dst, TensorSink& sink, Progress& progress) {
+// Read a tensor (read_in_chunks: pread, whole elements at a time), convert
+// each piece to `dst` and write it.
+Result<void> convert_in_chunks(const Checkpoint& c, const CheckpointTensor& t, DType dst, TensorSink& sink,
+                               Progress& progress, std::vector<std::byte>& in, InputFailure& failed) {
   constexpr std::size_t elements = 1 << 20;
-  const std::size_t si = element_size(v.dtype()), so = element_size(dst);
-  std::vector<std::byte> buf(std::min<std::size_t>(elements, v.element_count()) * so);
-  auto in = v.bytes();
-  for (std::size_t at = 0; at < in.size(); at += elements * si) {
-    auto part = in.subspan(at, std::min(elements * si, in.size() - at));
+  const std::size_t si = element_size(t.info->dtype), so = element_size(dst);
+  std::vector<std::byte> buf(static_cast<std::size_t>(std::min<std::uint64_t>(elements, t.info->element_count())) * so);
+  return read_in_chunks(c, t, elements * si, in, failed, [&](std::span<const std::byte> part) -> Result<void> {
     std::span<std::byte> outp(buf.data(), part.size() / si * so);
-    if (auto r = convert(v.dtype(), part, dst, outp); !r) return r;
-    if (auto r = sink.write(outp); !r) return r;
+    SFT_TRY(convert(t.info->dtype, part, dst, outp));
+    SFT_TRY(sink.write(outp));
     progress.add(part.size());
-  }
-  return {};
+    return {};
+  });
 }
 
 int run_convert(std::span<const std::string_view> args) {
@@ -90,17 +91,17 @@ int run_convert(std::span<const std::string_view> args) {
   };
 
   Writer w;
-  std::unordered_map<std::string_view, TensorView, sft::NameHash> views;
+  std::unordered_map<std::string_view, const CheckpointTensor*, sft::NameHash> tensors;
   std::vector<std::string> converted;
   std::uint64_t total = 0, copied = 0;
   for (const auto& t : src->tensors) {
-    TensorView v = t.view().value();  // open_source checked they are in memory
-    const bool change = selected(v.name()) && convertible(v.dtype()) && v.dtype() != *dst;
-    views.emplace(v.name(), v);
-    total += v.size_bytes();
-    if (change) converted.push_back(printable(v.name()) + ": " + std::string(name(v.dtype())) + " -> " + std::string(name(*dst)));
+    const TensorInfo& v = *t.info;
+    const bool change = selected(v.name) && convertible(v.dtype) && v.dtype != *dst;
+    tensors.emplace(v.name, &t);
+    total += v.byte_size();
+    if (change) converted.push_back(printable(v.name) + ": " + std::string(name(v.dtype)) + " -> " + std::string(name(*dst)));
     else ++copied;
-    if (auto r = w.declare(v.name(), change ? *dst : v.dtype(), v.shape()); !r) {
+    if (auto r = w.declare(v.name, change ? *dst : v.dtype, v.shape); !r) {
       err(error_line(paths[0], r.error()));
       return 1;
     }
@@ -109,14 +110,18 @@ int run_convert(std::span<const std::string_view> args) {
   for (std::size_t g = 0; g < globs.size(); ++g)
     if (!glob_used[g]) err("sft convert: warning: --only '" + printable(globs[g]) + "' matches no tensor\n");
 
+  test_stall_point("inputs-open");
   Progress progress("convert", total);
+  std::vector<std::byte> buf;
+  InputFailure failed;
   auto r = w.write_file(paths[1], [&](const TensorInfo& info, TensorSink& sink) -> Result<void> {
-    const TensorView& v = views.at(info.name);
-    if (info.dtype == v.dtype()) return write_in_chunks(v.bytes(), sink, progress);
-    return convert_in_chunks(v, info.dtype, sink, progress);
+    const CheckpointTensor& t = *tensors.at(info.name);
+    if (info.dtype == t.info->dtype) return copy_tensor(src->checkpoint, t, sink, progress, buf, failed);
+    return convert_in_chunks(src->checkpoint, t, info.dtype, sink, progress, buf, failed);
   });
   progress.finish();
   if (!r) {
+    if (failed.report()) return error_status(*failed.error);
     err(error_line(paths[1], r.error()));
     return 1;
   }

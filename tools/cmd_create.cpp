@@ -1,7 +1,7 @@
 // `sft create [--alignment N] [--metadata KEY=VALUE]... OUT NAME=FILE.npy[:DTYPE]...`
-// Pack .npy arrays into one safetensors file. Each .npy is mapped read-only and
-// its data handed to the Writer without a copy, unless it must be converted
-// (big-endian, or Fortran order with more than one dimension above 1).
+// Pack .npy arrays into one safetensors file. Each .npy is read with pread as
+// its tensor is written (never mapped), or read whole and converted when it
+// must be (big-endian, or Fortran order with more than one dimension above 1).
 // `:DTYPE` reinterprets the array's raw bytes as a dtype of the same width,
 // which is how BF16 / F8 / F4 / F6 tensors (saved by NumPy as '<u2', '|u1' or
 // 'V' raw bytes) come back: see docs/cli.md.
@@ -10,69 +10,52 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "command.hpp"
 #include "header_loader.hpp"
 #include "sft/npy.hpp"
+#include "sft_internal/regular_file.hpp"
 #include "sft/writer.hpp"
 #include "write_options.hpp"
 
 namespace sft::cli {
 namespace {
 
-// A read-only mapping of a whole input file.
-class Mapping {
- public:
-  Mapping() = default;
-  Mapping(const Mapping&) = delete;
-  Mapping& operator=(const Mapping&) = delete;
-  ~Mapping() {
-    if (addr_ != nullptr) ::munmap(addr_, size_);
-  }
-  // Empty string on success, else why not.
-  std::string open(const std::string& path) {
-    // Regular files only: opening a FIFO could block, a device have effects.
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) return std::strerror(errno);
-    if (!S_ISREG(st.st_mode)) return "not a regular file";
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) return std::strerror(errno);
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-      std::string why = S_ISREG(st.st_mode) ? std::strerror(errno) : "not a regular file";
-      ::close(fd);
-      return why;
-    }
-    size_ = static_cast<std::size_t>(st.st_size);
-    if (size_ > 0) {
-      void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-      if (p == MAP_FAILED) {
-        std::string why = std::strerror(errno);
-        ::close(fd);
-        return why;
-      }
-      addr_ = p;
-    }
-    ::close(fd);
-    return {};
-  }
-  std::span<const std::byte> bytes() const noexcept { return {static_cast<const std::byte*>(addr_), size_}; }
-
- private:
-  void* addr_ = nullptr;
-  std::size_t size_ = 0;
-};
-
+// An input .npy file, read with pread (never mapped: a file that shrinks
+// while it is read is an io_error naming it, exit 2, not a failed write of
+// OUT or SIGBUS).
 struct Input {
-  Mapping map;
+  std::string path;
+  detail::RegularFile file;
+  std::uint64_t data_offset = 0;
   std::vector<std::byte> converted;  // used when the data needs conversion
 };
+
+// The first bytes of the file, enough to hold the .npy preamble: the fixed
+// part, then the length it gives (2 bytes in version 1, 4 in 2 and 3),
+// bounded by the file's size.
+Result<std::vector<std::byte>> read_preamble(const Input& in) {
+  const std::uint64_t size = in.file.size;
+  std::vector<std::byte> head(static_cast<std::size_t>(std::min<std::uint64_t>(size, 12)));
+  SFT_TRY(detail::pread_exact(in.file.fd.get(), 0, head));
+  std::uint64_t want = head.size();
+  if (head.size() >= 10) {
+    const auto b = [&](std::size_t i) { return static_cast<std::uint64_t>(head[i]); };
+    const auto major = b(6);
+    if (major == 1) want = 10 + (b(8) | b(9) << 8);
+    else if (head.size() >= 12) want = 12 + (b(8) | b(9) << 8 | b(10) << 16 | b(11) << 24);
+  }
+  want = std::min(want, size);
+  if (want > head.size()) {
+    head.resize(static_cast<std::size_t>(want));
+    SFT_TRY(detail::pread_exact(in.file.fd.get(), 0, head));
+  }
+  return head;
+}
 
 // The shape a raw byte array gets as `t`: sub-byte dtypes pack several
 // elements per byte along the last dimension (F4: 2 per byte, F6: 4 per 3).
@@ -130,8 +113,10 @@ int run_create(std::span<const std::string_view> args) {
       err("sft create: --metadata: " + r.error().to_string() + "\n");
       return 1;
     }
-  // Inputs stay mapped until the file is written: the Writer borrows their bytes.
+  // Inputs stay open until the file is written: the bytes of most are read
+  // as they are written (declare and a TensorSource).
   std::vector<std::unique_ptr<Input>> inputs;
+  std::unordered_map<std::string, const Input*> by_tensor;
   for (std::size_t i = 1; i < rest.size(); ++i) {
     std::string_view spec = rest[i];
     auto eq = spec.rfind('=');  // the last '=': names may hold '=', paths rarely do
@@ -146,11 +131,20 @@ int run_create(std::span<const std::string_view> args) {
       }
     }
     auto& in = *inputs.emplace_back(std::make_unique<Input>());
-    if (auto why = in.map.open(path); !why.empty()) {
-      err(error_line(path, Error(Errc::io_error, "cannot read: " + why)));
+    in.path = path;
+    // Regular files only: opening a FIFO could block, a device have effects.
+    auto opened = detail::open_regular_file(path, detail::PathInMessage::omit);
+    if (!opened) {
+      err(error_line(path, opened.error()));
       return 2;
     }
-    auto h = parse_npy_header(in.map.bytes(), in.map.bytes().size());
+    in.file = std::move(*opened);
+    auto preamble = read_preamble(in);
+    if (!preamble) {
+      err(error_line(path, preamble.error()));
+      return 2;
+    }
+    auto h = parse_npy_header(*preamble, in.file.size);
     if (!h) {
       err(error_line(path, h.error()));
       return 1;
@@ -172,21 +166,53 @@ int run_create(std::span<const std::string_view> args) {
                                                             "' needs a dtype: write NAME=FILE.npy:DTYPE (e.g. :BF16)")));
       return 1;
     }
-    auto data = in.map.bytes().subspan(static_cast<std::size_t>(h->data_offset), static_cast<std::size_t>(h->data_size));
+    in.data_offset = h->data_offset;
+    Result<void> added;
     if (h->needs_conversion()) {
-      in.converted.resize(data.size());
-      if (auto r = npy_to_c_order(*h, data, in.converted); !r) {
+      // Byte-swapped or transposed: read whole, converted in memory.
+      std::vector<std::byte> raw(static_cast<std::size_t>(h->data_size));
+      if (auto r = detail::pread_exact(in.file.fd.get(), h->data_offset, raw); !r) {
+        err(error_line(path, r.error()));
+        return 2;
+      }
+      in.converted.resize(raw.size());
+      if (auto r = npy_to_c_order(*h, raw, in.converted); !r) {
         err(error_line(path, r.error()));
         return 1;
       }
-      data = in.converted;
+      added = w.add(tensor, dtype, shape, in.converted);
+    } else {
+      added = w.declare(tensor, dtype, shape);
+      if (added) by_tensor[tensor] = &in;
     }
-    if (auto r = w.add(tensor, dtype, shape, data); !r) {
-      err(error_line(path, r.error()));
+    if (!added) {
+      err(error_line(path, added.error()));
       return 1;
     }
   }
-  if (auto r = w.write_file(out_path); !r) {
+  test_stall_point("inputs-open");
+  std::vector<std::byte> buf;
+  const Input* failed_input = nullptr;
+  auto r = w.write_file(out_path, [&](const TensorInfo& info, TensorSink& sink) -> Result<void> {
+    const Input& in = *by_tensor.at(std::string(info.name));
+    const std::uint64_t size = info.byte_size();
+    buf.resize(static_cast<std::size_t>(std::min<std::uint64_t>(size, std::uint64_t{16} << 20)));
+    for (std::uint64_t at = 0; at < size;) {
+      std::span<std::byte> piece(buf.data(), static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), size - at)));
+      if (auto rd = detail::pread_exact(in.file.fd.get(), in.data_offset + at, piece); !rd) {
+        failed_input = &in;
+        return rd;
+      }
+      SFT_TRY(sink.write(piece));
+      at += piece.size();
+    }
+    return {};
+  });
+  if (!r) {
+    if (failed_input) {
+      err(error_line(failed_input->path, r.error()));
+      return 2;
+    }
     err(error_line(out_path, r.error()));
     return 1;
   }

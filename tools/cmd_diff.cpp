@@ -16,6 +16,7 @@
 #include "header_loader.hpp"
 #include "progress.hpp"
 #include "sft/convert.hpp"
+#include "sink_chunks.hpp"
 
 namespace sft::cli {
 namespace {
@@ -72,7 +73,7 @@ void compare_values(DType da, std::span<const std::byte> a, DType db, std::span<
     }
     progress.add(m * ea + m * eb);
   }
-  st.values = n;
+  st.values += n;
 }
 
 std::string stats_text(const ValueStats& st) {
@@ -82,44 +83,85 @@ std::string stats_text(const ValueStats& st) {
   return s;
 }
 
+// The bytes of two tensors of the same element count, read (pread, never
+// through a mapping: an input that shrinks meanwhile is an io_error naming
+// it) a whole number of elements at a time: fn(piece of a, piece of b).
+struct PairReader {
+  const Checkpoint& ca;
+  const Checkpoint& cb;
+  InputFailure& failed;
+  std::vector<std::byte> ba, bb;
+
+  template <class Fn>
+  Result<void> run(const CheckpointTensor& a, const CheckpointTensor& b, Fn&& fn) {
+    // Whole elements of each; the same dtype (sub-byte ones included) is
+    // read in whole bytes, which are as many on both sides.
+    const bool same = a.info->dtype == b.info->dtype;
+    const std::uint64_t count = same ? a.info->byte_size() : a.info->element_count();
+    const std::size_t ea = same ? 1 : element_size(a.info->dtype), eb = same ? 1 : element_size(b.info->dtype);
+    const std::size_t unit = same ? std::max<std::size_t>(1, element_size(a.info->dtype)) : 1;
+    const std::uint64_t per = std::max<std::uint64_t>(unit, kSinkChunk / std::max(ea, eb) / unit * unit);
+    ba.resize(static_cast<std::size_t>(std::min(per, count) * ea));
+    bb.resize(static_cast<std::size_t>(std::min(per, count) * eb));
+    for (std::uint64_t at = 0; at < count; at += per) {
+      const std::uint64_t m = std::min(per, count - at);
+      std::span<std::byte> x(ba.data(), static_cast<std::size_t>(m * ea)), y(bb.data(), static_cast<std::size_t>(m * eb));
+      if (auto r = a.file->read_range(*a.info, at * ea, x); !r) return failed.note(tensor_file(ca, a), std::move(r).error());
+      if (auto r = b.file->read_range(*b.info, at * eb, y); !r) return failed.note(tensor_file(cb, b), std::move(r).error());
+      fn(std::span<const std::byte>(x), std::span<const std::byte>(y));
+    }
+    return {};
+  }
+};
+
 // One line describing how a tensor present in both differs, or "" when identical.
-std::string compare_tensor(const TensorView& a, const TensorView& b, Progress& progress) {
-  const std::string name = printable(a.name());
-  const bool same_shape = std::equal(a.shape().begin(), a.shape().end(), b.shape().begin(), b.shape().end());
-  const bool numeric = decodes_to_double(a.dtype()) && decodes_to_double(b.dtype()) &&
-                       (a.dtype() == DType::C64) == (b.dtype() == DType::C64);
-  if (a.dtype() == b.dtype() && same_shape) {
-    auto x = a.bytes(), y = b.bytes();
-    if (std::equal(x.begin(), x.end(), y.begin(), y.end())) {
-      progress.add(2 * x.size());
-      return {};
-    }
-    if (!numeric) {
-      std::uint64_t n = 0;
-      for (std::size_t i = 0; i < x.size(); ++i) n += x[i] != y[i];
-      progress.add(2 * x.size());
-      return "bytes differ: " + name + ": " + std::to_string(n) + " of " + std::to_string(x.size()) + " bytes\n";
-    }
+Result<std::string> compare_tensor(PairReader& reader, const CheckpointTensor& ta, const CheckpointTensor& tb,
+                                   Progress& progress) {
+  const TensorInfo& a = *ta.info;
+  const TensorInfo& b = *tb.info;
+  const std::string name = printable(a.name);
+  const bool same_shape = std::equal(a.shape.begin(), a.shape.end(), b.shape.begin(), b.shape.end());
+  const bool numeric = decodes_to_double(a.dtype) && decodes_to_double(b.dtype) &&
+                       (a.dtype == DType::C64) == (b.dtype == DType::C64);
+  if (a.dtype == b.dtype && same_shape) {
+    // Equal pieces count their values as equal without decoding them.
+    std::uint64_t bytes_differ = 0;
     ValueStats st;
-    compare_values(a.dtype(), x, b.dtype(), y, st, progress);
+    const std::size_t per = a.dtype == DType::C64 ? 2 : 1;
+    SFT_TRY(reader.run(ta, tb, [&](std::span<const std::byte> x, std::span<const std::byte> y) {
+      if (std::equal(x.begin(), x.end(), y.begin(), y.end())) {
+        st.values += x.size() / element_size(a.dtype) * per;
+        progress.add(2 * x.size());
+        return;
+      }
+      for (std::size_t i = 0; i < x.size(); ++i) bytes_differ += x[i] != y[i];
+      if (numeric) compare_values(a.dtype, x, b.dtype, y, st, progress);
+      else progress.add(2 * x.size());
+    }));
+    if (bytes_differ == 0) return std::string();
+    if (!numeric)
+      return "bytes differ: " + name + ": " + std::to_string(bytes_differ) + " of " + std::to_string(a.byte_size()) +
+             " bytes\n";
     if (st.differ == 0) return "bytes differ: " + name + ": values equal (signed zeros or NaN payloads)\n";
     return "values differ: " + name + ": " + stats_text(st) + "\n";
   }
   if (!same_shape) {
-    progress.add(a.size_bytes() + b.size_bytes());
-    if (a.dtype() != b.dtype())
-      return "dtype and shape differ: " + name + ": " + std::string(sft::name(a.dtype())) + " " +
-             shape_text(a.shape()) + " vs " + std::string(sft::name(b.dtype())) + " " + shape_text(b.shape()) + "\n";
-    return "shape differs: " + name + ": " + shape_text(a.shape()) + " vs " + shape_text(b.shape()) + "\n";
+    progress.add(a.byte_size() + b.byte_size());
+    if (a.dtype != b.dtype)
+      return "dtype and shape differ: " + name + ": " + std::string(sft::name(a.dtype)) + " " +
+             shape_text(a.shape) + " vs " + std::string(sft::name(b.dtype)) + " " + shape_text(b.shape) + "\n";
+    return "shape differs: " + name + ": " + shape_text(a.shape) + " vs " + shape_text(b.shape) + "\n";
   }
-  std::string s = "dtype differs: " + name + ": " + std::string(sft::name(a.dtype())) + " vs " +
-                  std::string(sft::name(b.dtype()));
+  std::string s = "dtype differs: " + name + ": " + std::string(sft::name(a.dtype)) + " vs " +
+                  std::string(sft::name(b.dtype));
   if (!numeric) {
-    progress.add(a.size_bytes() + b.size_bytes());
+    progress.add(a.byte_size() + b.byte_size());
     return s + "\n";
   }
   ValueStats st;
-  compare_values(a.dtype(), a.bytes(), b.dtype(), b.bytes(), st, progress);
+  SFT_TRY(reader.run(ta, tb, [&](std::span<const std::byte> x, std::span<const std::byte> y) {
+    compare_values(a.dtype, x, b.dtype, y, st, progress);
+  }));
   return s + (st.differ == 0 ? std::string(", values equal") : "; " + stats_text(st)) + "\n";
 }
 
@@ -139,6 +181,7 @@ int run_diff(std::span<const std::string_view> args) {
   int status = 2;
   CheckpointOptions options;
   options.open.hint = AccessHint::sequential;
+  options.open.mode = ReadMode::pread;  // read, never mapped (PairReader)
   auto ca = open_checked_checkpoint(paths[0], &status, options);
   if (!ca) return 2;
   auto cb = open_checked_checkpoint(paths[1], &status, options);
@@ -151,7 +194,10 @@ int run_diff(std::span<const std::string_view> args) {
       auto ta = ca->find(n), tb = cb->find(n);
       if (ta && tb) total += ta->info->byte_size() + tb->info->byte_size();
     }
+  test_stall_point("inputs-open");
   Progress progress("diff", total);
+  InputFailure failed;
+  PairReader reader{*ca, *cb, failed, {}, {}};
 
   std::string report;
   std::uint64_t both = 0, identical = 0, only_a = 0, only_b = 0;
@@ -181,9 +227,14 @@ int run_diff(std::span<const std::string_view> args) {
         return status;
       }
     ++both;
-    std::string line = compare_tensor(ta->view().value(), tb->view().value(), progress);  // checked just above
-    if (line.empty()) ++identical;
-    report += line;
+    auto line = compare_tensor(reader, *ta, *tb, progress);
+    if (!line) {
+      progress.finish();
+      if (!failed.report()) err(error_line(paths[0], line.error()));
+      return 2;
+    }
+    if (line->empty()) ++identical;
+    report += *line;
     ++i;
     ++k;
   }

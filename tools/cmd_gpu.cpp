@@ -31,7 +31,7 @@ namespace {
 constexpr std::string_view kUsage =
     "sft gpu info\n"
     "sft gpu load [--backend B] [--device N] [--verify] [--convert DTYPE] [--threads N]\n"
-    "             [--staging COUNTxMIB] [--staged | --direct] [--pread] FILE|DIR...\n"
+    "             [--staging COUNTxMIB] [--staged | --direct] [--pread | --mmap] FILE|DIR...\n"
     "  --backend B        cpu, opencl, cuda or auto (default: CUDA, then OpenCL, then cpu)\n"
     "  --device N         the backend's device N (default 0)\n"
     "  --verify           compare a digest computed on the device with the file's bytes\n"
@@ -39,7 +39,9 @@ constexpr std::string_view kUsage =
     "  --threads N        reader threads (default 2)\n"
     "  --staging CxM      C pinned staging buffers of M MiB (default 4x64)\n"
     "  --staged/--direct  force the staging ring / reading straight into device memory\n"
-    "  --pread            read with pread instead of from the file's mapping\n"
+    "  --pread            read the files with pread, never through a mapping (the default): a file\n"
+    "                     truncated during the upload is an io_error naming it\n"
+    "  --mmap             copy from the files' mappings instead (a file truncated meanwhile: SIGBUS)\n"
     "  a DIR or INDEX uploads the checkpoint its index describes (as sft validate sees it);\n"
     "  FILE and INDEX may be http(s) URLs (docs/remote.md)\n"
     "exit status: 0 uploaded (and verified), 1 verification failed or an invalid checkpoint,\n"
@@ -101,8 +103,14 @@ bool parse_uint(std::string_view s, std::uint64_t& v) {
 struct LoadArgs {
   std::string backend = "auto";
   unsigned device = 0;
-  gpu::UploadOptions options;
+  gpu::UploadOptions options = pread_by_default();
   std::vector<std::string> inputs;
+
+  static gpu::UploadOptions pread_by_default() {
+    gpu::UploadOptions o;
+    o.read = gpu::ReadMethod::pread;
+    return o;
+  }
 };
 
 // Returns 0 when parsed, else the exit status of a usage error.
@@ -148,6 +156,8 @@ int parse_load(std::span<const std::string_view> args, LoadArgs& a) {
       a.options.staging = gpu::Staging::direct;
     } else if (s == "--pread") {
       a.options.read = gpu::ReadMethod::pread;
+    } else if (s == "--mmap") {
+      a.options.read = gpu::ReadMethod::mapping;
     } else {
       return usage_error("gpu", "unknown option '" + printable(s) + "'");
     }
@@ -168,11 +178,16 @@ struct Input {
   std::vector<const File*> files() const { return file ? std::vector<const File*>{&*file} : shards; }
 };
 
-std::optional<Input> open_input(const std::string& path, int* status) {
+// Files are opened in the mode the read method needs: for pread (the
+// default) in pread mode, so that no byte is ever read through a mapping and
+// a file truncated during the upload is an io_error, not SIGBUS.
+std::optional<Input> open_input(const std::string& path, gpu::ReadMethod method, int* status) {
   Input in;
+  const ReadMode mode = method == gpu::ReadMethod::mapping ? ReadMode::mmap : ReadMode::pread;
   if (is_checkpoint_path(path)) {
     CheckpointOptions options;
     options.open.hint = AccessHint::sequential;
+    options.open.mode = mode;
     in.checkpoint = open_checked_checkpoint(path, status, options);
     if (!in.checkpoint) return std::nullopt;
     for (std::size_t i = 0; i < in.checkpoint->shards().size(); ++i) {
@@ -186,7 +201,7 @@ std::optional<Input> open_input(const std::string& path, int* status) {
     }
     return in;
   }
-  auto f = File::open(path, with_remote({.hint = AccessHint::sequential}));
+  auto f = File::open(path, with_remote({.mode = mode, .hint = AccessHint::sequential}));
   if (!f) {
     err("sft gpu: " + shown_path(path) + ": " + printable(f.error().to_string()) + "\n");
     *status = 2;
@@ -220,11 +235,12 @@ int run_load(std::span<const std::string_view> args) {
   int status = 0;
   for (const auto& input : a.inputs) {
     int input_status = 2;
-    auto in = open_input(input, &input_status);
+    auto in = open_input(input, a.options.read, &input_status);
     if (!in) {
       status = std::max(status, input_status);
       continue;
     }
+    test_stall_point("inputs-open");
     const std::vector<const File*> ptrs = in->files();
     std::uint64_t total = 0;
     for (const File* f : ptrs) total += f->header().data_size();

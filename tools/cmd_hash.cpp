@@ -23,8 +23,9 @@ constexpr std::string_view kUsage =
 
 int embed(const std::string& in, const std::string& out_path) {
   int status = 0;
-  auto f = open_input(in, status, ReadMode::mmap);
+  auto f = open_input(in, status);
   if (!f) return status;
+  test_stall_point("inputs-open");
   if (auto r = embed_digests(*f, out_path); !r) {
     const bool writing = r.error().code == Errc::write_failed;
     err(error_line(writing ? out_path : in, r.error()));
@@ -36,8 +37,9 @@ int embed(const std::string& in, const std::string& out_path) {
 
 int hash_one(const std::string& path, bool json) {
   int status = 0;
-  auto f = open_input(path, status, ReadMode::mmap);
+  auto f = open_input(path, status);
   if (!f) return status;
+  test_stall_point("inputs-open");
   auto d = hash_all(*f);
   if (!d) {
     err(error_line(path, d.error()));

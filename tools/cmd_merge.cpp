@@ -35,30 +35,32 @@ int run_merge(std::span<const std::string_view> args) {
   auto src = open_source(paths[0], &status);
   if (!src) return status;
   Writer w;
-  std::vector<TensorView> views;
   std::uint64_t total = 0;
-  for (const auto& t : src->tensors) views.push_back(t.view().value());  // open_source checked they are in memory
-  for (const auto& v : views) {
-    total += v.size_bytes();
-    if (auto r = w.declare(v.name(), v.dtype(), v.shape()); !r) {
+  for (const auto& t : src->tensors) {
+    total += t.info->byte_size();
+    if (auto r = w.declare(t.info->name, t.info->dtype, t.info->shape); !r) {
       err(error_line(paths[0], r.error()));
       return 1;
     }
   }
   if (!set_all_metadata(w, src->metadata, paths[0])) return 1;
+  test_stall_point("inputs-open");
   Progress progress("merge", total);
+  std::vector<std::byte> buf;
+  InputFailure failed;
   auto r = w.write_file(paths[1], [&](const TensorInfo& info, TensorSink& sink) -> Result<void> {
     auto t = src->checkpoint.find(info.name);
     if (!t) return std::move(t).error();
-    SFT_TRY_ASSIGN(auto v, t->view());
-    return write_in_chunks(v.bytes(), sink, progress);
+    return copy_tensor(src->checkpoint, *t, sink, progress, buf, failed);
   });
   progress.finish();
   if (!r) {
+    if (failed.report()) return error_status(*failed.error);
     err(error_line(paths[1], r.error()));
     return 1;
   }
-  out(printable(paths[1]) + ": " + std::to_string(views.size()) + (views.size() == 1 ? " tensor, " : " tensors, ") +
+  const std::size_t count = src->tensors.size();
+  out(printable(paths[1]) + ": " + std::to_string(count) + (count == 1 ? " tensor, " : " tensors, ") +
       std::to_string(total) + " bytes from " + std::to_string(src->checkpoint.shards().size()) +
       (src->checkpoint.shards().size() == 1 ? " shard\n" : " shards\n"));
   return 0;

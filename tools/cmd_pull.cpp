@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <new>
 #include <set>
 #include <sstream>
 #include <string>
@@ -221,9 +222,22 @@ int pull_file(const std::string& url, const fs::path& dir, const std::string& na
       }
     }
   };
+  // A worker's exception (bad_alloc of its buffer) becomes the failure,
+  // never std::terminate; the state saved so far keeps the pull resumable.
+  auto guarded_worker = [&] {
+    try {
+      worker();
+    } catch (const std::bad_alloc&) {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (!failure) failure = Error(Errc::out_of_memory, "out of memory");
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (!failure) failure = Error(Errc::internal, "an exception escaped a download thread");
+    }
+  };
   std::vector<std::thread> pool;
-  for (unsigned w = 1; w < po.jobs && w < todo.size(); ++w) pool.emplace_back(worker);
-  worker();
+  for (unsigned w = 1; w < po.jobs && w < todo.size(); ++w) pool.emplace_back(guarded_worker);
+  guarded_worker();
   for (auto& t : pool) t.join();
   progress.finish();
   if (failure) {

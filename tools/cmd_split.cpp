@@ -1,6 +1,7 @@
 // tools/cmd_split.cpp — `sft split INPUT OUTDIR --max-shard-size SIZE` (docs/cli.md).
 #include <cstdio>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "checkpoint_cli.hpp"
@@ -8,6 +9,8 @@
 #include "header_loader.hpp"
 #include "progress.hpp"
 #include "sft/checkpoint_writer.hpp"
+#include "sft_internal/name_hash.hpp"
+#include "sink_chunks.hpp"
 
 namespace sft::cli {
 namespace {
@@ -68,19 +71,31 @@ int run_split(std::span<const std::string_view> args) {
   options.metadata = src->metadata;
   if (holds_checkpoint_files(paths[1], prefix)) return 1;
 
-  std::vector<TensorView> views;
+  std::vector<TensorInfo> infos;
+  std::unordered_map<std::string_view, const CheckpointTensor*, NameHash> by_name;
   std::uint64_t total = 0;
   for (const auto& t : src->tensors) {
-    views.push_back(t.view().value());  // open_source checked they are in memory
+    infos.push_back(*t.info);
+    by_name.emplace(t.info->name, &t);
     total += t.info->byte_size();
   }
+  test_stall_point("inputs-open");
   Progress progress("split", total);
   options.sharding.max_shard_size = *max_size;
   options.sharding.prefix = prefix;
-  options.progress = [&](std::uint64_t n) { progress.add(n); };
-  auto plan = write_checkpoint(views, paths[1], options);
+  std::vector<std::byte> buf;
+  InputFailure failed;
+  // The input is read (pread), not mapped: one that shrinks meanwhile is an
+  // input error naming it, exit 2, not a failed write of OUTDIR.
+  auto plan = write_checkpoint(
+      infos,
+      [&](const TensorInfo& info, TensorSink& sink) -> Result<void> {
+        return copy_tensor(src->checkpoint, *by_name.at(info.name), sink, progress, buf, failed);
+      },
+      paths[1], options);
   progress.finish();
   if (!plan) {
+    if (failed.report()) return error_status(*failed.error);
     err(error_line(paths[1], plan.error()));
     return 1;
   }
@@ -90,7 +105,7 @@ int run_split(std::span<const std::string_view> args) {
     report += printable((dir / s.file_name).string()) + ": " + std::to_string(s.tensors.size()) +
               (s.tensors.size() == 1 ? " tensor, " : " tensors, ") + std::to_string(s.bytes) + " bytes\n";
   if (plan->sharded())
-    report += printable((dir / index_file_name(prefix)).string()) + ": " + std::to_string(views.size()) +
+    report += printable((dir / index_file_name(prefix)).string()) + ": " + std::to_string(infos.size()) +
               " tensors in " + std::to_string(plan->shards.size()) + " shards, total_size " +
               std::to_string(plan->total_size) + "\n";
   out(report);

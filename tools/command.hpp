@@ -42,7 +42,8 @@ void err(std::string_view s);
 // For tests of what happens when sft is interrupted mid-write: when the
 // environment variable SFT_TEST_STALL equals `where`, print
 // "sft: stalled at WHERE (SFT_TEST_STALL)" on stderr and wait (60 s at most)
-// so that a test can send a signal at a known point. Otherwise nothing.
+// so that a test can send a signal at a known point, or change a file (SIGUSR1
+// then ends the wait: the command goes on). Otherwise nothing.
 void test_stall_point(std::string_view where);
 
 // A tensor name or other untrusted string made printable on one line:

@@ -93,13 +93,24 @@ static void install_signal_handlers() {
   }
 }
 
+namespace {
+volatile sig_atomic_t stall_released = 0;
+extern "C" void release_stall(int) { stall_released = 1; }
+}  // namespace
+
 void test_stall_point(std::string_view where) {
   static bool stalled = false;  // once per process
   const char* want = std::getenv("SFT_TEST_STALL");
   if (stalled || want == nullptr || where != want) return;
   stalled = true;
+  // SIGUSR1 ends the wait early (installed before the line is printed, so a
+  // test that has read the line may send it at once).
+  struct sigaction sa {};
+  sa.sa_handler = release_stall;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGUSR1, &sa, nullptr);
   err("sft: stalled at " + std::string(where) + " (SFT_TEST_STALL)\n");
-  for (int i = 0; i < 6000; ++i) ::usleep(10000);  // 60 s at most, then go on
+  for (int i = 0; i < 6000 && !stall_released; ++i) ::usleep(10000);  // 60 s at most, then go on
 }
 
 }  // namespace sft::cli

@@ -59,7 +59,11 @@ struct CheckpointOptions {
   bool strict = false;              // total_size problems are errors, not warnings
   // Accept shards, and an index, that are symlinks resolving outside the
   // checkpoint's directory (the Hugging Face cache links snapshot files to
-  // ../../blobs/). Off, such a checkpoint is shard_path.
+  // ../../blobs/). Off, such a checkpoint is shard_path, and each shard is
+  // opened (lazily) relative to a descriptor of the directory kept from
+  // open(), following no symlink (openat, O_NOFOLLOW): a shard or the
+  // directory swapped for a symlink after open() is io_error or changes
+  // nothing, never a read outside. On, shards are opened by path.
   bool follow_external_symlinks = false;
   std::uint64_t max_index_bytes = 100'000'000;  // larger index files are bad_index
 };

@@ -107,4 +107,14 @@ struct CheckpointWriteOptions {
 Result<ShardPlan> write_checkpoint(std::span<const TensorView> tensors, const std::filesystem::path& directory,
                                    const CheckpointWriteOptions& options = {});
 
+// The same for tensors whose bytes are read as they are written: `tensors`
+// gives each one's name, dtype and shape (and, through byte_size(), its size;
+// data_offsets are used for nothing else), in the order that decides the
+// sharding; `source` is called once per tensor, shard by shard in each
+// shard's data order, with the output's TensorInfo, and writes its bytes
+// into the sink (an error it returns aborts the whole write, as above).
+// options.progress is not called: the source reports its own progress.
+Result<ShardPlan> write_checkpoint(std::span<const TensorInfo> tensors, const TensorSource& source,
+                                   const std::filesystem::path& directory, const CheckpointWriteOptions& options = {});
+
 }  // namespace sft

@@ -10,11 +10,13 @@
 #include <optional>
 #include <unordered_map>
 
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
 #include "checkpoint/checkpoint_index.hpp"
+#include "file/file_impl.hpp"
 #include "sft/checkpoint_writer.hpp"
 #include "sft_internal/guard.hpp"
 #include "sft_internal/name_hash.hpp"
@@ -28,6 +30,9 @@ namespace {
 // One shard: its path, and the File once opened (or the error opening it gave).
 struct Slot {
   fs::path path;
+  // Below the checkpoint's directory: the shard's path relative to it, opened
+  // through Impl::dir_fd without following links (empty: open `path`).
+  fs::path relative;
   std::once_flag once;
   std::optional<File> file;
   std::optional<Error> error;
@@ -45,9 +50,22 @@ struct Located {
 };
 
 // What to open for a directory: see the rules in checkpoint.hpp.
+// A FIFO, device or socket with a checkpoint file's name is io_error naming
+// it (never skipped, never opened: opening a FIFO blocks).
+Error not_a_file(const fs::path& p, fs::file_type t) {
+  const char* kind = t == fs::file_type::fifo ? "a FIFO" : t == fs::file_type::socket ? "a socket" : "a device";
+  return Error(Errc::io_error, std::string("not a regular file (") + kind + "): " + p.string());
+}
+
+bool special(fs::file_type t) {
+  return t == fs::file_type::fifo || t == fs::file_type::socket || t == fs::file_type::block ||
+         t == fs::file_type::character;
+}
+
 Result<Located> locate_in_directory(const fs::path& dir) {
   std::error_code ec;
   fs::path preferred = dir / index_file_name();
+  if (auto t = fs::status(preferred, ec).type(); special(t)) return not_a_file(preferred, t);
   if (fs::is_regular_file(preferred, ec)) return Located{preferred, true};
   std::vector<std::string> indexes, files;
   fs::directory_iterator it(dir, ec), end;
@@ -55,6 +73,8 @@ Result<Located> locate_in_directory(const fs::path& dir) {
   for (; it != end; it.increment(ec)) {
     if (ec) return Error(Errc::io_error, "cannot list " + dir.string() + ": " + ec.message());
     std::string n = it->path().filename().string();
+    const bool named = n.ends_with(".safetensors.index.json") || n.ends_with(".safetensors");
+    if (auto t = it->status(ec).type(); named && special(t)) return not_a_file(it->path(), t);
     if (!it->is_regular_file(ec)) continue;
     if (n.ends_with(".safetensors.index.json")) indexes.push_back(n);
     else if (n.ends_with(".safetensors")) files.push_back(n);
@@ -90,11 +110,22 @@ struct Checkpoint::Impl {
   std::unordered_map<std::string_view, std::size_t, NameHash> by_name;
   bool has_total = false;
   std::uint64_t total = 0;
+  // The checkpoint's directory, opened when the index was read: shards are
+  // opened relative to it (openat, O_NOFOLLOW on every component), so that
+  // the directory or a shard swapped for a symlink after open() cannot lead
+  // a lazy shard open outside the directory checked then.
+  detail::UniqueFd dir_fd;
+
+  Result<File> open_shard(const Slot& s) const {
+    if (dir_fd.get() < 0 || s.relative.empty()) return File::open(s.path, options.open);
+    SFT_TRY_ASSIGN(detail::RegularFile file, detail::open_regular_file_at(dir_fd.get(), s.relative, s.path));
+    return detail::open_file(std::move(file), s.path, options.open);
+  }
 
   const File* open_slot(std::size_t i, Error* err) const {
     Slot& s = slots[i];
     std::call_once(s.once, [&] {
-      auto f = File::open(s.path, options.open);
+      auto f = open_shard(s);
       if (f) s.file.emplace(std::move(*f));
       else s.error = sharded ? with_shard(shard_names[i], std::move(f).error()) : std::move(f).error();
       s.opened.store(true, std::memory_order_release);
@@ -162,6 +193,11 @@ Result<Checkpoint> Checkpoint::open(const fs::path& path, const CheckpointOption
       if (::realpath(impl->dir.c_str(), buf) == nullptr)
         return Error(Errc::io_error, "cannot resolve " + impl->dir.string() + ": " + std::strerror(errno));
       real_dir = buf;
+      if (!options.follow_external_symlinks) {
+        const int fd = ::open(real_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0) return Error(Errc::io_error, "cannot open the directory " + real_dir + ": " + std::strerror(errno));
+        impl->dir_fd = detail::UniqueFd(fd);
+      }
       SFT_TRY_ASSIGN(const fs::path index_file,
                      detail::resolve_index(where.path, real_dir, options.follow_external_symlinks));
       SFT_TRY_ASSIGN(parsed, detail::read_index(index_file, options.max_index_bytes));
@@ -177,6 +213,11 @@ Result<Checkpoint> Checkpoint::open(const fs::path& path, const CheckpointOption
       // Name the tensor that first maps to the bad shard, so the error points into weight_map.
       if (!p) return std::move(p).error().with_tensor(parsed.tensors[parsed.shard_first[i]]);
       impl->slots[i].path = std::move(*p);
+      // resolve_shard returned the real path, inside real_dir unless links
+      // leading outside are followed: relative to the directory's descriptor.
+      const std::string& real = impl->slots[i].path.native();
+      if (impl->dir_fd.get() >= 0 && real.size() > real_dir.size() && real.compare(0, real_dir.size(), real_dir) == 0)
+        impl->slots[i].relative = real.substr(real_dir == "/" ? 1 : real_dir.size() + 1);
     }
     impl->names = std::move(parsed.tensors);
     impl->name_shard = std::move(parsed.tensor_shard);

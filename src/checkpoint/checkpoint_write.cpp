@@ -27,8 +27,8 @@ Result<detail::AtomicFile> stage_index(const fs::path& path, const std::string& 
 
 }  // namespace
 
-Result<ShardPlan> write_checkpoint(std::span<const TensorView> tensors, const fs::path& directory,
-                                   const CheckpointWriteOptions& options) {
+Result<ShardPlan> write_checkpoint(std::span<const TensorInfo> tensors, const TensorSource& source,
+                                   const fs::path& directory, const CheckpointWriteOptions& options) {
   if (auto why = shard_prefix_problem(options.sharding.prefix); !why.empty())
     return Error(Errc::shard_path, "ShardingOptions::prefix cannot name shard files: " + why);
   std::unordered_map<std::string_view, std::size_t, NameHash> by_name;
@@ -37,26 +37,16 @@ Result<ShardPlan> write_checkpoint(std::span<const TensorView> tensors, const fs
   sizes.reserve(tensors.size());
   names.reserve(tensors.size());
   for (std::size_t i = 0; i < tensors.size(); ++i) {
-    if (!by_name.emplace(tensors[i].name(), i).second)
-      return Error(Errc::duplicate_name, "the tensor is given twice", Error::no_offset, std::string(tensors[i].name()));
-    sizes.push_back(tensors[i].size_bytes());
-    names.push_back(tensors[i].name());
+    if (!by_name.emplace(tensors[i].name, i).second)
+      return Error(Errc::duplicate_name, "the tensor is given twice", Error::no_offset, std::string(tensors[i].name));
+    sizes.push_back(tensors[i].byte_size());
+    names.push_back(tensors[i].name);
   }
   std::error_code ec;
   fs::create_directories(directory, ec);
   if (ec) return Error(Errc::write_failed, "cannot create " + directory.string() + ": " + ec.message());
 
   ShardPlan plan = plan_shards(sizes, options.sharding);
-  const TensorSource source = [&](const TensorInfo& info, TensorSink& sink) -> Result<void> {
-    const TensorView& v = tensors[by_name.at(info.name)];
-    auto bytes = v.bytes();
-    for (std::size_t at = 0; at < bytes.size(); at += kChunk) {
-      auto part = bytes.subspan(at, std::min(kChunk, bytes.size() - at));
-      if (auto r = sink.write(part); !r) return r;
-      if (options.progress) options.progress(part.size());
-    }
-    return {};
-  };
   // Stage: every shard and the index complete and synced under temporary
   // names. A failure here returns at once; the staged temporaries are removed
   // as `staged` goes out of scope, and no file in the directory has changed.
@@ -66,8 +56,8 @@ Result<ShardPlan> write_checkpoint(std::span<const TensorView> tensors, const fs
     Writer w(options.writer);
     for (const auto& m : options.metadata) SFT_TRY(w.set_metadata(m.key, m.value));
     for (std::size_t t : shard.tensors) {
-      const TensorView& v = tensors[t];
-      SFT_TRY(w.declare(v.name(), v.dtype(), v.shape()));
+      const TensorInfo& v = tensors[t];
+      SFT_TRY(w.declare(v.name, v.dtype, v.shape));
     }
     SFT_TRY_ASSIGN(auto s, w.write_staged(directory / shard.file_name, source));
     staged.push_back(std::move(s));
@@ -94,6 +84,29 @@ Result<ShardPlan> write_checkpoint(std::span<const TensorView> tensors, const fs
       return std::move(r).error().with_context("every new shard is in place, but not the new index");
   }
   return plan;
+}
+
+Result<ShardPlan> write_checkpoint(std::span<const TensorView> tensors, const fs::path& directory,
+                                   const CheckpointWriteOptions& options) {
+  std::vector<TensorInfo> infos;
+  infos.reserve(tensors.size());
+  std::unordered_map<std::string_view, std::size_t, NameHash> by_name;
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const TensorView& v = tensors[i];
+    infos.push_back(TensorInfo{v.name(), v.dtype(), v.shape(), {0, v.size_bytes()}});
+    by_name.emplace(v.name(), i);  // a repeated name is refused by the overload below
+  }
+  const TensorSource source = [&](const TensorInfo& info, TensorSink& sink) -> Result<void> {
+    const TensorView& v = tensors[by_name.at(info.name)];
+    auto bytes = v.bytes();
+    for (std::size_t at = 0; at < bytes.size(); at += kChunk) {
+      auto part = bytes.subspan(at, std::min(kChunk, bytes.size() - at));
+      if (auto r = sink.write(part); !r) return r;
+      if (options.progress) options.progress(part.size());
+    }
+    return {};
+  };
+  return write_checkpoint(infos, source, directory, options);
 }
 
 }  // namespace sft

@@ -56,6 +56,12 @@ Result<File> File::open(const std::filesystem::path& path, const OpenOptions& op
     // An http(s) URL: the remote source (src/remote/, sft/remote.hpp).
     if (is_url(path.native())) return detail::open_remote_file(path.native(), options);
     SFT_TRY_ASSIGN(detail::RegularFile file, detail::open_regular_file(path));
+    return detail::open_file(std::move(file), path, options);
+  });
+}
+
+Result<File> detail::open_file(RegularFile file, const std::filesystem::path& path, const OpenOptions& options) {
+  return detail::guarded([&]() -> Result<File> {
 
     // A compressed checkpoint starts with a zstd frame or an "SFTZ" prefix;
     // read as a header length, either exceeds 100,000,000, so no safetensors

@@ -11,6 +11,7 @@
 
 #include "io/byte_source.hpp"
 #include "sft/file.hpp"
+#include "sft_internal/regular_file.hpp"
 
 namespace sft {
 
@@ -35,6 +36,10 @@ Result<File> file_from_source(std::unique_ptr<ByteSource> source, const Limits& 
 // The same with a header already parsed from the source (the compressed
 // source parses it to learn the layout of byte-plane files).
 Result<File> file_from_source(std::unique_ptr<ByteSource> source, Header header);
+
+// File::open for a file already opened (open_regular_file or
+// open_regular_file_at): `path` names it in messages and the mapping.
+Result<File> open_file(RegularFile file, const std::filesystem::path& path, const OpenOptions& options);
 
 }  // namespace detail
 

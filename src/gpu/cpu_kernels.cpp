@@ -227,7 +227,9 @@ void cpu_run_kernel(Kernel k, const LaunchDims& dims, std::span<const RawArg> ar
     std::uint64_t b = std::min(units, step * t), e = std::min(units, b + step);
     if (b >= e) continue;
     try {
-      pool.emplace_back([=] { run(args.data(), dims, b, e); });
+      // run is a kernel: arithmetic on the arguments' buffers, no allocation,
+      // nothing that throws, so the thread's body cannot end in std::terminate.
+      pool.emplace_back([=]() noexcept { run(args.data(), dims, b, e); });
     } catch (...) {  // no thread to be had: do that piece here
       run(args.data(), dims, b, e);
     }

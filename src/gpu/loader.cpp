@@ -26,6 +26,7 @@
 #include "backend.hpp"
 #include "sft/gpu/checksum.hpp"
 #include "sft_internal/name_hash.hpp"
+#include "sft_internal/regular_file.hpp"
 
 namespace sft::gpu {
 
@@ -163,7 +164,13 @@ struct Reader {
       std::span<const std::byte> bytes;
       if (use_pread) {
         bytes = {dst + done, static_cast<std::size_t>(n)};
-        if (auto rd = f.read_bytes(at, {dst + done, static_cast<std::size_t>(n)}); !rd) return rd;
+        // ReadMethod::pread never touches a mapping: a mapped File is read
+        // with pread on its descriptor (its read_bytes would copy from the
+        // mapping, and a file truncated meanwhile would raise SIGBUS); any
+        // other source through read_bytes (pread, decompression, ranges).
+        const std::span<std::byte> out(dst + done, static_cast<std::size_t>(n));
+        if (auto rd = f.mapped() && f.fd() >= 0 ? sft::detail::pread_exact(f.fd(), at, out) : f.read_bytes(at, out); !rd)
+          return rd;
       } else {
         auto whole = f.bytes();  // mapped: checked when the read method was chosen
         if (!whole) return std::move(whole).error();
@@ -178,7 +185,20 @@ struct Reader {
     return {};
   }
 
-  void run() {
+  // A reader thread's body: an exception (a failed allocation in a source's
+  // read, a system_error from a lock) stops the upload with an Error instead
+  // of leaving the thread and terminating the process.
+  void run() noexcept {
+    try {
+      run_chunks();
+    } catch (const std::bad_alloc&) {
+      st.fail(Error(Errc::out_of_memory, "out of memory"));
+    } catch (...) {
+      st.fail(Error(Errc::internal, "an exception escaped a reader thread"));
+    }
+  }
+
+  void run_chunks() {
     double busy = 0;
     for (;;) {
       std::size_t i;

@@ -1,12 +1,14 @@
 // XXH3-128 of tensors and whole files, in every File mode.
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <numeric>
 #include <optional>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "sft_internal/guard.hpp"
 #include "sft_internal/parallel.hpp"
 #include "sft/digest.hpp"
 #include "sft/file.hpp"
@@ -50,11 +52,20 @@ Result<void> for_each_piece(const File& file, std::uint64_t begin, std::uint64_t
     fn(begin, whole->subspan(static_cast<std::size_t>(begin), static_cast<std::size_t>(end - begin)));
     return {};
   }
-  buf.resize(static_cast<std::size_t>(std::min<std::uint64_t>(read_chunk(file), end - begin)));
+  // The buffer starts at the same offset within a page as the bytes read
+  // into it: the kernel's copy out of the page cache runs at full speed only
+  // when source and destination are aligned alike (3x slower otherwise, as
+  // measured on x86 for 16 MiB reads).
+  const auto chunk = static_cast<std::size_t>(std::min<std::uint64_t>(read_chunk(file), end - begin));
+  constexpr std::size_t page = 4096;
+  buf.resize(chunk + page);
+  const auto base_misalign = reinterpret_cast<std::uintptr_t>(buf.data()) % page;
+  const std::size_t shift = (static_cast<std::size_t>(begin % page) + page - base_misalign) % page;
+  std::byte* const dst = buf.data() + shift;
   for (std::uint64_t p = begin; p < end;) {
-    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), end - p));
-    if (auto r = file.read_bytes(p, {buf.data(), n}); !r) return r;
-    fn(p, std::span<const std::byte>(buf.data(), n));
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk, end - p));
+    if (auto r = file.read_bytes(p, {dst, n}); !r) return r;
+    fn(p, std::span<const std::byte>(dst, n));
     p += n;
   }
   return {};
@@ -226,7 +237,7 @@ std::optional<Result<FileDigests>> hash_all_parallel(const File& file, unsigned 
   std::optional<Result<Digest128>> whole;
   std::thread t;
   try {
-    t = std::thread([&] { whole = hash_file(file); });
+    t = std::thread([&] { whole = detail::guarded([&] { return hash_file(file); }); });
   } catch (...) {
     return std::nullopt;
   }

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -69,6 +70,57 @@ Result<RegularFile> open_regular_file(const std::filesystem::path& path, PathInM
   if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) return failed("configure", path, naming, errno);
   f.size = static_cast<std::uint64_t>(st.st_size);
   return f;
+}
+
+namespace {
+
+// The checks and the setup open_regular_file does after open(), on `fd`.
+Result<RegularFile> finish_open(int fd, const std::filesystem::path& path, PathInMessage naming) {
+  RegularFile f;
+  f.fd = UniqueFd(fd);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return failed("stat", path, naming, errno);
+  if (!S_ISREG(st.st_mode)) return not_regular(path, naming, st.st_mode);
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) return failed("configure", path, naming, errno);
+  f.size = static_cast<std::uint64_t>(st.st_size);
+  return f;
+}
+
+}  // namespace
+
+Result<RegularFile> open_regular_file_at(int dir_fd, const std::filesystem::path& relative,
+                                         const std::filesystem::path& shown, PathInMessage naming) {
+  std::vector<std::string> parts;
+  for (const auto& c : relative) {
+    const std::string s = c.string();
+    if (s.empty() || s == "." ) continue;
+    if (s == ".." || s == "/") return failed("open", shown, naming, EACCES);
+    parts.push_back(s);
+  }
+  if (parts.empty()) return failed("open", shown, naming, ENOENT);
+  UniqueFd here;  // the directory reached so far (dir_fd itself at first)
+  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+    int fd;
+    do {
+      fd = ::openat(here.get() >= 0 ? here.get() : dir_fd, parts[i].c_str(),
+                    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0) return failed("open", shown, naming, errno);
+    here = UniqueFd(fd);
+  }
+  const int at = here.get() >= 0 ? here.get() : dir_fd;
+  struct stat st {};
+  // As open_regular_file: a device or FIFO is refused before it is opened.
+  if (::fstatat(at, parts.back().c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode) &&
+      !S_ISLNK(st.st_mode))
+    return not_regular(shown, naming, st.st_mode);
+  int fd;
+  do {
+    fd = ::openat(at, parts.back().c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) return failed("open", shown, naming, errno);
+  return finish_open(fd, shown, naming);
 }
 
 Result<void> pread_exact(int fd, std::uint64_t offset, std::span<std::byte> out) {

@@ -815,7 +815,11 @@ Result<void> run_jobs(State& s, std::span<Job> jobs) {
   std::size_t started = 1;
   for (; started < n; ++started) {
     try {
-      pool.emplace_back([&, k = started] { results[k] = run_on_engine(s, groups[k], per_thread, cancel); });
+      // An exception on the thread (bad_alloc) becomes its Error, never std::terminate.
+      pool.emplace_back([&, k = started] {
+        results[k] = detail::guarded([&] { return run_on_engine(s, groups[k], per_thread, cancel); });
+        if (!results[k]) cancel.store(true);
+      });
     } catch (...) {
       break;  // out of threads: the ones running and this one share what is left
     }

@@ -55,7 +55,9 @@ enum class Staging : std::uint8_t {
 enum class ReadMethod : std::uint8_t {
   automatic,  // the mapping when the File has one, else pread
   mapping,    // memcpy from the File's mapping (not_mapped in pread mode)
-  pread,      // pread from the File's descriptor (File::from_memory has none: invalid_argument)
+  pread,      // pread from the File's descriptor, never its mapping, even for a mapped File (a file
+              // truncated meanwhile is io_error, not SIGBUS); File::from_memory has none: invalid_argument;
+              // sources with no descriptor (compressed, remote) are read with read_bytes
 };
 
 struct UploadProgress {

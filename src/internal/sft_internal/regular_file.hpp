@@ -63,6 +63,16 @@ enum class PathInMessage : bool {
 Result<RegularFile> open_regular_file(const std::filesystem::path& path,
                                       PathInMessage naming = PathInMessage::include);
 
+// The same for `relative`, a path of plain components below the directory
+// open as `dir_fd`, opened with openat and without following any symbolic
+// link: each directory component with O_DIRECTORY | O_NOFOLLOW, the file with
+// O_NOFOLLOW | O_NONBLOCK. A symlink anywhere on the way is io_error (ELOOP,
+// "Too many levels of symbolic links"), whatever it points to; so is "..".
+// Messages name `shown` (the path the caller knows the file by).
+Result<RegularFile> open_regular_file_at(int dir_fd, const std::filesystem::path& relative,
+                                         const std::filesystem::path& shown,
+                                         PathInMessage naming = PathInMessage::include);
+
 // pread exactly out.size() bytes at `offset`, retrying on EINTR and short
 // reads; a read that hits the end of the file (it shrank after it was
 // opened) or fails is io_error naming the offset.
