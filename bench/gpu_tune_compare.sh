@@ -3,7 +3,8 @@
 # against an exhaustive run over the same space (bench/RESULTS-gpu.md).
 #
 # Per kernel (one key each, see bench/gpu_tune_bench.cpp), over the
-# `--space compare` sub-space:
+# `--space compare` sub-space (the whole space on the CPU backend, whose
+# compiled-in variants are few):
 #   1. exhaustive, no budget, in a process with fresh kernel caches (PoCL's
 #      and sft's): its wall time T and its winner;
 #   2. search with a budget of T / 4, in another process with fresh caches;
