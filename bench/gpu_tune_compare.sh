@@ -3,7 +3,8 @@
 # against an exhaustive run over the same space (bench/RESULTS-gpu.md).
 #
 # Per kernel (one key each, see bench/gpu_tune_bench.cpp), over the
-# `--space compare` sub-space:
+# `--space compare` sub-space (the whole space on the CPU backend, whose
+# compiled-in variants are few):
 #   1. exhaustive, no budget, in a process with fresh kernel caches (PoCL's
 #      and sft's): its wall time T and its winner;
 #   2. search with a budget of T / 4, in another process with fresh caches;
@@ -26,7 +27,8 @@ for k in ${KERNELS:-convert mxfp4 gemv checksum}; do
   ex=$(env $(fresh) "$BIN" tune --backend "$BACKEND" --kernel "$k" --strategy exhaustive --space compare --budget 0 --reps 9)
   echo "$ex"
   t_ex=$(value wall_s "$ex")
-  budget=$(awk -v t="$t_ex" 'BEGIN { printf "%.1f", t / 4 }')
+  # at least 0.1 s: a budget of 0 would mean none
+  budget=$(awk -v t="$t_ex" 'BEGIN { b = t / 4; if (b < 0.1) b = 0.1; printf "%.1f", b }')
   se=$(env $(fresh) "$BIN" tune --backend "$BACKEND" --kernel "$k" --strategy search --space compare --budget "$budget" --seed "$SEED" --reps 9)
   echo "$se"
   best_ex=$(quoted best "$ex")
