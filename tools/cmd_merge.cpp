@@ -50,7 +50,7 @@ int run_merge(std::span<const std::string_view> args) {
   InputFailure failed;
   auto r = w.write_file(paths[1], [&](const TensorInfo& info, TensorSink& sink) -> Result<void> {
     auto t = src->checkpoint.find(info.name);
-    if (!t) return std::move(t).error();
+    SFT_TRY(t);
     return copy_tensor(src->checkpoint, *t, sink, progress, buf, failed);
   });
   progress.finish();

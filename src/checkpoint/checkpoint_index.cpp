@@ -207,7 +207,7 @@ Result<ParsedIndex> parse_padded(simdjson::padded_string_view json) {
         if (!seen.insert(entry.key).second) return duplicate("metadata", entry.key);
         if (entry.key == "total_size") {
           auto size = total_size_value(entry.value);
-          if (!size) return std::move(size).error();
+          SFT_TRY(size);
           out.has_total_size = true;
           out.total_size = *size;
         }
@@ -250,7 +250,7 @@ Result<ParsedIndex> read_remote_index(std::string_view url, const RemoteOptions&
   auto text = fetch_text(url, options, max_bytes);
   if (!text && text.error().code == Errc::remote_too_large)
     return Error(Errc::bad_index, "the index is larger than the limit of " + std::to_string(max_bytes) + " bytes");
-  if (!text) return std::move(text).error();
+  SFT_TRY(text);
   return parse_index(*text);
 }
 

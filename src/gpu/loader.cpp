@@ -173,7 +173,7 @@ struct Reader {
           return rd;
       } else {
         auto whole = f.bytes();  // mapped: checked when the read method was chosen
-        if (!whole) return std::move(whole).error();
+        SFT_TRY(whole);
         bytes = whole->subspan(static_cast<std::size_t>(at), static_cast<std::size_t>(n));
         std::memcpy(dst + done, bytes.data(), static_cast<std::size_t>(n));
       }
@@ -315,10 +315,10 @@ Result<void> verify_region(Queue& q, const DeviceRegion& r, std::size_t ri, std:
   const std::uint64_t want = digest_from_level0(host0, r.bytes);
   std::vector<std::uint64_t> device0;
   auto got = device_digest(q, In{r.buffer}, r.bytes, config);
-  if (!got) return std::move(got).error();
+  SFT_TRY(got);
   if (*got == want) return {};
   auto again = device_digest(q, In{r.buffer}, r.bytes, config, &device0);
-  if (!again) return std::move(again).error();
+  SFT_TRY(again);
   std::uint64_t block = 0;
   while (block < device0.size() && block < host0.size() && device0[block] == host0[block]) ++block;
   const std::uint64_t in_region = std::min(block * checksum_block_size, r.bytes - 1);
@@ -340,9 +340,9 @@ Result<void> convert_tensors(const Device& dev, Queue& q, DType to, std::vector<
     if (t.dtype == to || !convert_source_ok(t.dtype) || t.bytes == 0) continue;
     const std::uint64_t count = t.bytes / element_size(t.dtype);
     auto buf = dev.alloc(count * element_size(to));
-    if (!buf) return Error(buf.error().code, buf.error().message, Error::no_offset, t.name);
+    if (!buf) return std::move(buf).error().with_tensor(t.name);
     auto e = convert(q, In{regions[t.region].buffer, t.offset}, t.dtype, Out{*buf}, to, count, config);
-    if (!e) return Error(e.error().code, e.error().message, Error::no_offset, t.name);
+    if (!e) return std::move(e).error().with_tensor(t.name);
     DeviceRegion r;
     r.buffer = std::move(*buf);
     r.file = t.file;
@@ -384,7 +384,7 @@ Result<DeviceTensors> upload_files(const Device& device, std::span<const File* c
   std::uint64_t slot_bytes = options.staging_bytes / checksum_block_size * checksum_block_size;
 
   auto planned = make_plan(files, selection, max_region, slot_bytes);
-  if (!planned) return std::move(planned).error();
+  SFT_TRY(planned);
   Plan& plan = *planned;
   DeviceTensors out;
   out.stats.tensors = plan.tensors.size();
@@ -395,11 +395,11 @@ Result<DeviceTensors> upload_files(const Device& device, std::span<const File* c
 
   const auto t_alloc = Clock::now();
   auto q = device.queue();
-  if (!q) return std::move(q).error();
+  SFT_TRY(q);
   for (DeviceRegion& r : plan.regions) {
     if (r.bytes == 0) continue;
     auto b = device.alloc(r.bytes);
-    if (!b) return Error(b.error().code, b.error().message, r.file_offset);
+    if (!b) return std::move(b).error().with_offset(r.file_offset);
     r.buffer = std::move(*b);
   }
 
@@ -433,7 +433,7 @@ Result<DeviceTensors> upload_files(const Device& device, std::span<const File* c
     for (std::size_t s = 0; s < slots && largest > 0; ++s) {
       if (s < ring.size() && ring[s].size() >= largest) continue;
       auto h = device.alloc_host(largest);
-      if (!h) return std::move(h).error();
+      SFT_TRY(h);
       if (s < ring.size()) ring[s] = std::move(*h);
       else ring.push_back(std::move(*h));
     }
