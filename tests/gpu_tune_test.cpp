@@ -278,6 +278,21 @@ TEST(GpuTuneSearch, TheTimeBudgetStopsIt) {
   ASSERT_TRUE(r.best);
 }
 
+// A budget gone before the first candidate (here: before the search starts)
+// still gives an answer: one candidate is always timed. Before, a search
+// whose setup outlasted its sampling share returned no best at all.
+TEST(GpuTuneSearch, ABudgetSpentBeforeAnyTimingStillGivesAnAnswer) {
+  const auto& space = candidates(Kernel::gemv);
+  TuneOptions o;
+  o.budget_seconds = 1e-9;
+  auto m = [](const LaunchConfig& c, bool) -> std::optional<double> { return landscape(c); };
+  auto r = run_search(space, o, m);
+  EXPECT_TRUE(r.budget_exhausted);
+  EXPECT_GE(r.tried, 1u);
+  EXPECT_LE(r.tried, 2u);
+  ASSERT_TRUE(r.best);
+}
+
 // ------------------------------------------------------------ on the devices
 
 TEST_P(GpuTune, ChoiceIsCachedAndReusedWithoutTiming) {

@@ -16,6 +16,7 @@
 //               best are timed again, interleaved, retime_rounds times; each
 //               keeps the median of all its times and the lowest wins.
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <map>
 #include <random>
@@ -57,6 +58,17 @@ void set_field(LaunchConfig& c, int f, std::uint32_t v) {
   }
 }
 
+// Every field of a configuration, as a map key: the search indexes spaces of
+// thousands of candidates, and formatting each as its config_string took most
+// of a small time budget (seconds under a sanitizer) before anything was timed.
+using Key = std::array<std::uint32_t, kFields + 1>;
+Key key_of(const LaunchConfig& c) {
+  Key k{};
+  for (int f = 0; f < kFields; ++f) k[static_cast<std::size_t>(f)] = field(c, f);
+  k[kFields] = c.fault;
+  return k;
+}
+
 // For each field, the candidates that differ only in that field, by value:
 // a candidate's neighbours are the next lower and higher value in its line.
 class Lines {
@@ -66,7 +78,7 @@ class Lines {
       for (std::size_t i = 0; i < space.size(); ++i) {
         LaunchConfig blank = space[i];
         set_field(blank, f, 0);
-        lines_[f][config_string(blank)][field(space[i], f)] = i;
+        lines_[f][key_of(blank)][field(space[i], f)] = i;
       }
     }
     space_ = space;
@@ -76,7 +88,7 @@ class Lines {
     for (int f = 0; f < kFields; ++f) {
       LaunchConfig blank = space_[i];
       set_field(blank, f, 0);
-      const auto& line = lines_[f].at(config_string(blank));
+      const auto& line = lines_[f].at(key_of(blank));
       auto at = line.find(field(space_[i], f));
       if (at != line.begin()) out.push_back(std::prev(at)->second);
       if (std::next(at) != line.end()) out.push_back(std::next(at)->second);
@@ -85,7 +97,7 @@ class Lines {
   }
 
  private:
-  std::map<std::string, std::map<std::uint32_t, std::size_t>> lines_[kFields];
+  std::map<Key, std::map<std::uint32_t, std::size_t>> lines_[kFields];
   std::span<const LaunchConfig> space_;
 };
 
@@ -146,12 +158,12 @@ SearchReport search_space(std::span<const LaunchConfig> space, std::span<const L
   if (rep.strategy == SearchStrategy::exhaustive) {
     for (std::size_t i = 0; i < n && !hard_stop(); ++i) evaluate(i);
   } else {
-    std::map<std::string, std::size_t> index;
-    for (std::size_t i = 0; i < n; ++i) index.emplace(config_string(space[i]), i);
+    std::map<Key, std::size_t> index;
+    for (std::size_t i = 0; i < n; ++i) index.emplace(key_of(space[i]), i);
     // 1. seeds
     for (const LaunchConfig& s : seeds) {
-      if (hard_stop()) break;
-      if (auto it = index.find(config_string(s)); it != index.end()) evaluate(it->second);
+      if (rep.tried > 0 && hard_stop()) break;
+      if (auto it = index.find(key_of(s)); it != index.end()) evaluate(it->second);
     }
     // 2. random samples
     std::vector<std::size_t> perm(n);
@@ -160,8 +172,10 @@ SearchReport search_space(std::span<const LaunchConfig> space, std::span<const L
     for (std::size_t i = n - 1; i > 0; --i) std::swap(perm[i], perm[rng() % (i + 1)]);
     const bool no_budget = budget == 0 && max_count == 0;
     const std::size_t free_samples = std::max<std::size_t>(16, n / 8);
-    for (std::size_t j = 0, taken = 0; j < n && !hard_stop(); ++j) {
-      if (no_budget ? taken >= free_samples : spent(max_count > 0 ? 0.4 : 0.35)) break;
+    for (std::size_t j = 0, taken = 0; j < n && (rep.tried == 0 || !hard_stop()); ++j) {
+      // At least one candidate is timed whatever the budget: a search that
+      // spent its budget before timing anything would have no answer.
+      if (rep.tried > 0 && (no_budget ? taken >= free_samples : spent(max_count > 0 ? 0.4 : 0.35))) break;
       if (measured[perm[j]]) continue;
       evaluate(perm[j]);
       ++taken;
