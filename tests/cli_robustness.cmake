@@ -11,18 +11,16 @@ if(NOT Python3_Interpreter_FOUND)
   return()
 endif()
 
-# ASan reserves terabytes of address space for its shadow memory, so an
-# address-space limit (ulimit -v) cannot apply to a sanitized binary: the
-# script is told so and skips (exit 77) with that reason.
-if(SFT_SANITIZE)
-  set(SFT_ULIMIT_NOTE "--sanitized")
-else()
-  set(SFT_ULIMIT_NOTE "")
+# An address-space limit (ulimit -v) cannot apply to a sanitized binary: ASan
+# reserves terabytes for its shadow memory. The test is registered only in
+# builds without sanitizers (scripts/test.sh's release stage runs it), so that
+# it never shows up as a skip, which CI refuses (scripts/ctest_report.py).
+if(NOT SFT_SANITIZE)
+  add_test(NAME cli.extract_bounded_memory
+           COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/py/extract_bounded_memory.py
+                   $<TARGET_FILE:sft_cli> ${CMAKE_CURRENT_BINARY_DIR}/extract-bounded-memory-work)
+  set_tests_properties(cli.extract_bounded_memory PROPERTIES SKIP_RETURN_CODE 77 LABELS cli TIMEOUT 300)
 endif()
-add_test(NAME cli.extract_bounded_memory
-         COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/py/extract_bounded_memory.py
-                 $<TARGET_FILE:sft_cli> ${CMAKE_CURRENT_BINARY_DIR}/extract-bounded-memory-work ${SFT_ULIMIT_NOTE})
-set_tests_properties(cli.extract_bounded_memory PROPERTIES SKIP_RETURN_CODE 77 LABELS cli TIMEOUT 300)
 
 # SIGINT / SIGTERM / SIGHUP in the middle of `sft rewrite` (stopped at a known
 # point with SFT_TEST_STALL): the temporary is removed, OUT untouched.
