@@ -269,12 +269,13 @@ TEST(GpuTuneSearch, TheTimeBudgetStopsIt) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
     return landscape(c);
   };
-  auto t0 = std::chrono::steady_clock::now();
   auto r = run_search(space, o, m);
-  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  // The budget, not the space, ended it: at 10 ms a candidate, 0.3 s allows
+  // about 30 of GEMV's thousands. (No wall-clock bound: under a sanitizer on a
+  // loaded 2-core CI machine the search's bookkeeping alone took seconds.)
   EXPECT_TRUE(r.budget_exhausted);
+  EXPECT_GE(r.tried, 1u);
   EXPECT_LT(r.tried, 60u);
-  EXPECT_LT(took, 3.0);  // a bound on the loop, not a speed: 10 ms per candidate, 0.3 s budget
   ASSERT_TRUE(r.best);
 }
 
