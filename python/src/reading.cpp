@@ -46,7 +46,7 @@ nb::object read_tensor(const Emitter& emitter, const OpenSource& s, const sft::T
   if (src.mapped() && !copy)
     return emitter.view(host_tensor(info, src.tensor_data(info)), s.src, s.numpy_base, src.data(), src.writable());
   const sft::TensorInfo* one = &info;
-  auto copies = without_gil([&] { return copy_tensors(src, {&one, 1}, io_threads()); });
+  auto copies = without_gil([&] { return copy_tensors(src, {&one, 1}); });
   if (!copies) raise_error(copies.error(), src.path());
   auto buffer = std::make_shared<OwnedBuffer>(std::move(copies->front()));
   HostTensor t = host_tensor(info, buffer->data());
@@ -68,7 +68,7 @@ void read_tensors(const Emitter& emitter, const OpenSource& s, std::span<const s
   }
   // Copies: allocate every buffer and read them all in parallel without the
   // GIL, then build the objects.
-  auto copies = without_gil([&] { return copy_tensors(src, infos, io_threads()); });
+  auto copies = without_gil([&] { return copy_tensors(src, infos); });
   if (!copies) raise_error(copies.error(), src.path());
   for (std::size_t i = 0; i < infos.size(); ++i) {
     auto buffer = std::make_shared<OwnedBuffer>(std::move((*copies)[i]));

@@ -5,7 +5,10 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
+#include <limits>
+#include <string_view>
 #include <thread>
 
 #include <fcntl.h>
@@ -35,7 +38,126 @@ sft::Error io_error(const std::string& what, const std::string& path, int err) {
   return sft::Error(sft::Errc::io_error, what + " " + path + ": " + std::strerror(err));
 }
 
+// Reads `len` bytes at `at`: 0 once all were read, else the errno of the
+// failed pread, or -1 when the file ended first.
+int pread_fully(int fd, std::byte* dst, std::size_t len, std::uint64_t at) noexcept {
+  std::size_t done = 0;
+  while (done < len) {
+    ssize_t n = ::pread(fd, dst + done, len - done, static_cast<off_t>(at + done));
+    if (n > 0)
+      done += static_cast<std::size_t>(n);
+    else if (n == 0)
+      return -1;
+    else if (errno != EINTR)
+      return errno;
+  }
+  return 0;
+}
+
+sft::Error read_error(int err, std::uint64_t at, std::string_view tensor) {
+  return sft::Error(sft::Errc::io_error,
+                    err < 0 ? "the file ended early (truncated since it was opened?)" : std::strerror(err), at,
+                    std::string(tensor));
+}
+
+std::uintptr_t round_up(std::uintptr_t v, std::uintptr_t to) { return (v + to - 1) & ~(to - 1); }
+
+// A small text file from sysfs or /proc into `buf` (NUL-terminated): its
+// length, or -1.
+ssize_t read_small(const char* path, char* buf, std::size_t cap) noexcept {
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  std::size_t got = 0;
+  while (got + 1 < cap) {
+    ssize_t n = ::read(fd, buf + got, cap - 1 - got);
+    if (n > 0)
+      got += static_cast<std::size_t>(n);
+    else if (n < 0 && errno == EINTR)
+      continue;
+    else
+      break;
+  }
+  ::close(fd);
+  buf[got] = '\0';
+  return static_cast<ssize_t>(got);
+}
+
+// The selected word of a sysfs policy ("always [madvise] never" -> madvise).
+std::string_view selected(const char* text) noexcept {
+  const char* a = std::strchr(text, '[');
+  const char* b = a ? std::strchr(a, ']') : nullptr;
+  if (!b) return {};
+  return {a + 1, static_cast<std::size_t>(b - a - 1)};
+}
+
+// Free memory in blocks of at least 2^order base pages, in base pages, from
+// /proc/buddyinfo ("Node 0, zone   Normal  n0 n1 ... n10" per zone).
+std::uint64_t free_pages_in_blocks(unsigned order) noexcept {
+  char text[16384];
+  if (read_small("/proc/buddyinfo", text, sizeof text) <= 0) return 0;
+  std::uint64_t pages = 0;
+  for (const char* line = text; *line;) {
+    const char* eol = std::strchr(line, '\n');
+    if (!eol) eol = line + std::strlen(line);
+    const char* z = std::strstr(line, "zone");
+    if (z && z < eol) {
+      const char* p = z + 4;
+      while (p < eol && *p == ' ') ++p;
+      while (p < eol && *p != ' ') ++p;  // the zone's name
+      for (unsigned k = 0; p < eol && k < 64; ++k) {
+        char* end = nullptr;
+        unsigned long long count = std::strtoull(p, &end, 10);
+        if (end == p || end > eol) break;
+        p = end;
+        if (k >= order && count < (std::uint64_t{1} << 40)) pages += count << k;
+      }
+    }
+    line = *eol ? eol + 1 : eol;
+  }
+  return pages;
+}
+
 }  // namespace
+
+std::size_t HugePageBudget::page_size() noexcept {
+  static const std::size_t size = [] {
+    char buf[64];
+    if (read_small("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", buf, sizeof buf) > 0) {
+      unsigned long long v = std::strtoull(buf, nullptr, 10);
+      if (v > kPage && (v & (v - 1)) == 0 && v <= (1ull << 30)) return static_cast<std::size_t>(v);
+    }
+    return std::size_t{2} << 20;
+  }();
+  return size;
+}
+
+HugePageBudget HugePageBudget::from_system() noexcept {
+  constexpr std::int64_t kUnlimited = std::numeric_limits<std::int64_t>::max();
+  if (const char* env = std::getenv("SFT_HUGE_PAGES")) {
+    if (std::string_view(env) == "0") return HugePageBudget(0);
+    if (std::string_view(env) == "1") return HugePageBudget(kUnlimited);
+  }
+  char buf[256];
+  if (read_small("/sys/kernel/mm/transparent_hugepage/enabled", buf, sizeof buf) <= 0) return HugePageBudget(0);
+  const auto enabled = selected(buf);
+  if (enabled != "always" && enabled != "madvise") return HugePageBudget(0);
+  if (read_small("/sys/kernel/mm/transparent_hugepage/defrag", buf, sizeof buf) > 0) {
+    const auto defrag = selected(buf);
+    if (defrag == "defer" || defrag == "never") return HugePageBudget(kUnlimited);
+  }
+  unsigned order = 0;
+  while ((kPage << order) < page_size()) ++order;
+  const std::uint64_t bytes = free_pages_in_blocks(order) * kPage / 4 * 3;
+  return HugePageBudget(static_cast<std::int64_t>(std::min<std::uint64_t>(bytes, kUnlimited)));
+}
+
+bool HugePageBudget::take(std::size_t bytes) noexcept {
+  const auto want = static_cast<std::int64_t>(std::min<std::size_t>(bytes, std::numeric_limits<std::int64_t>::max()));
+  std::int64_t cur = left_.load();
+  while (cur >= want)
+    if (left_.compare_exchange_weak(cur, cur - want)) return true;
+  return false;
+}
 
 Source::~Source() {
   file_.reset();  // the File views the mapping: destroy it first
@@ -47,21 +169,35 @@ sft::Result<void> Source::read(const sft::TensorInfo& info, std::uint64_t offset
   if (fd_ < 0) return file_->read_range(info, offset, out);
   // The mapped file's own descriptor: the kernel copies from the page cache
   // into `out` without setting up the mapping's page tables.
-  std::uint64_t at = header().data_start() + info.data_offsets.begin + offset;
-  std::size_t done = 0;
-  while (done < out.size()) {
-    ssize_t n = ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(at + done));
-    if (n > 0) {
-      done += static_cast<std::size_t>(n);
-    } else if (n < 0 && errno == EINTR) {
-      continue;
-    } else {
-      return sft::Error(sft::Errc::io_error,
-                        n == 0 ? "the file ended early (truncated since it was opened?)" : std::strerror(errno),
-                        at + done, std::string(info.name));
-    }
-  }
+  const std::uint64_t at = file_offset(info, offset);
+  if (int err = pread_fully(fd_, out.data(), out.size(), at)) return read_error(err, at, info.name);
   return {};
+}
+
+sft::Result<void> Source::read_direct(int direct_fd, const sft::TensorInfo& info, std::uint64_t offset,
+                                      std::span<std::byte> out) const {
+  const std::uint64_t a = file_offset(info, offset), b = a + out.size();
+  const std::uint64_t first = round_up(a, kPage), last = b & ~std::uint64_t{kPage - 1};
+  if (direct_fd < 0 || last <= first || ((reinterpret_cast<std::uintptr_t>(out.data()) - a) & (kPage - 1)) != 0)
+    return read(info, offset, out);
+  if (first > a) SFT_TRY(read(info, offset, out.first(first - a)));
+  std::byte* dst = out.data() + (first - a);
+  const std::size_t len = last - first;
+  if (int err = pread_fully(direct_fd, dst, len, first)) {
+    if (err != EINVAL) return read_error(err, first, info.name);
+    // Blocks larger than 4 KiB, or a file system that reads only part of a
+    // range directly: all of it through the page cache.
+    SFT_TRY(read(info, offset + (first - a), {dst, len}));
+  }
+  if (b > last) SFT_TRY(read(info, offset + (last - a), out.subspan(last - a)));
+  return {};
+}
+
+int Source::open_direct() const noexcept {
+  if (fd_ < 0) return -1;
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd_);
+  return ::open(path, O_RDONLY | O_CLOEXEC | O_DIRECT);
 }
 
 sft::Result<std::shared_ptr<const Source>> Source::open(const std::string& path, Backend backend, int* sys_errno) {
@@ -123,22 +259,10 @@ sft::Result<std::shared_ptr<const Source>> Source::open(const std::string& path,
   return std::shared_ptr<const Source>(std::move(s));
 }
 
-void Source::prefetch() const noexcept {
-  if (!data_ || header().data_size() == 0) return;
-  // Page-aligned pieces of the data buffer.
-  auto begin = reinterpret_cast<std::uintptr_t>(data_) & ~(kPage - 1);
-  auto end = reinterpret_cast<std::uintptr_t>(data_) + header().data_size();
-  const std::uintptr_t piece = kReadPiece;
-  const std::size_t count = (end - begin + piece - 1) / piece;
-  // A file (nearly) all in the page cache needs no help: reading it faults
-  // its pages in with the kernel's fault-around, at the same cost as
-  // populating them here, so nothing is done. A cold one is read with
-  // io_threads() requests in flight. Whether it is cached is judged from a
-  // sample: mincore over the whole range walks every page (about 90 ms of
-  // CPU for 4 GiB, most of a warm zero-copy load), so it asks about kSamples
-  // runs of kRun pages spread evenly over the range (a few hundred
-  // microseconds whatever the size). A misjudged file only loses or gains
-  // the read-ahead, never bytes.
+bool Source::looks_cached(std::uint64_t from, std::uint64_t to) const noexcept {
+  if (!data_ || to <= from) return false;
+  const auto begin = (reinterpret_cast<std::uintptr_t>(data_) + from) & ~(kPage - 1);
+  const auto end = reinterpret_cast<std::uintptr_t>(data_) + to;
   constexpr std::size_t kSamples = 64, kRun = 16;
   const std::size_t pages = (end - begin + kPage - 1) / kPage;
   std::size_t asked = 0, in_cache = 0;
@@ -147,14 +271,26 @@ void Source::prefetch() const noexcept {
     const std::size_t first = pages <= kSamples * kRun ? i * kRun : i * (pages - kRun) / (kSamples - 1);
     if (first >= pages) break;
     const std::size_t run = std::min(kRun, pages - first);
-    if (::mincore(reinterpret_cast<void*>(begin + first * kPage), run * kPage, resident) != 0) {
-      asked = 0;  // cannot tell: read ahead
-      break;
-    }
+    if (::mincore(reinterpret_cast<void*>(begin + first * kPage), run * kPage, resident) != 0) return false;
     asked += run;
     for (std::size_t j = 0; j < run; ++j) in_cache += resident[j] & 1;
   }
-  if (asked > 0 && in_cache >= asked - asked / 16) return;
+  return asked > 0 && in_cache >= asked - asked / 16;
+}
+
+void Source::prefetch() const noexcept {
+  if (!data_ || header().data_size() == 0) return;
+  // A file (nearly) all in the page cache needs no help: reading it faults
+  // its pages in with the kernel's fault-around, at the same cost as
+  // populating them here, so nothing is done. A cold one is read with
+  // io_threads() requests in flight. A misjudged file only loses or gains
+  // the read-ahead, never bytes.
+  if (looks_cached(0, header().data_size())) return;
+  // Page-aligned pieces of the data buffer.
+  auto begin = reinterpret_cast<std::uintptr_t>(data_) & ~(kPage - 1);
+  auto end = reinterpret_cast<std::uintptr_t>(data_) + header().data_size();
+  const std::uintptr_t piece = kReadPiece;
+  const std::size_t count = (end - begin + piece - 1) / piece;
   const unsigned threads = io_threads();
   sft::detail::parallel_for(count, threads, [&](std::size_t i, unsigned) {
     auto a = begin + i * piece;
@@ -169,34 +305,64 @@ void Source::prefetch() const noexcept {
   });
 }
 
-sft::Result<OwnedBuffer> OwnedBuffer::allocate(std::size_t bytes) {
+sft::Result<OwnedBuffer> OwnedBuffer::allocate(std::size_t bytes, std::size_t phase, HugePageBudget* huge) {
   OwnedBuffer b;
   if (bytes == 0) return b;
-  if (bytes >= kMapped) {
-    // A mapping of its own, its pages faulted in by the kernel in one go
-    // (MAP_POPULATE): cheaper than the first writes faulting them one at a
-    // time. No transparent-huge-page advice: where the kernel's defrag policy
-    // is "madvise" (Debian's default), advised regions compact memory
-    // synchronously on a busy machine, which measured several times slower.
-    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-    if (p == MAP_FAILED)
-      return sft::Error(sft::Errc::out_of_memory, "cannot map " + std::to_string(bytes) + " bytes of memory");
+  if (bytes < kMapped) {
+    void* p = nullptr;
+    if (::posix_memalign(&p, 64, bytes) != 0 || !p)
+      return sft::Error(sft::Errc::out_of_memory, "cannot allocate " + std::to_string(bytes) + " bytes");
     b.p_ = static_cast<std::byte*>(p);
     b.n_ = bytes;
-    b.mapped_ = true;
     return b;
   }
-  void* p = nullptr;
-  if (::posix_memalign(&p, 64, bytes) != 0 || !p)
-    return sft::Error(sft::Errc::out_of_memory, "cannot allocate " + std::to_string(bytes) + " bytes");
-  b.p_ = static_cast<std::byte*>(p);
+  phase &= kPage - 1;
+  const auto out_of_memory = [bytes] {
+    return sft::Error(sft::Errc::out_of_memory, "cannot map " + std::to_string(bytes) + " bytes of memory");
+  };
+  if (bytes > std::numeric_limits<std::size_t>::max() / 2) return out_of_memory();
+  const std::size_t span = round_up(bytes + phase, kPage);
+  const std::size_t hp = HugePageBudget::page_size();
+  const bool want_huge = huge && span >= hp && huge->take(span);
+  if (!want_huge) {
+    // A mapping of its own, its pages faulted in by the kernel in one go
+    // (MAP_POPULATE): cheaper than the first writes faulting them one at a
+    // time.
+    void* p = ::mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (p == MAP_FAILED) return out_of_memory();
+    b.base_ = static_cast<std::byte*>(p);
+    b.mapped_size_ = span;
+  } else {
+    // Huge pages need a range aligned to their size: map one more, unmap
+    // the ends.
+    void* p = ::mmap(nullptr, span + hp, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return out_of_memory();
+    const auto start = round_up(reinterpret_cast<std::uintptr_t>(p), hp);
+    const std::size_t head = start - reinterpret_cast<std::uintptr_t>(p), tail = hp - head;
+    if (head) ::munmap(p, head);
+    if (tail) ::munmap(reinterpret_cast<void*>(start + span), tail);
+    b.base_ = reinterpret_cast<std::byte*>(start);
+    b.mapped_size_ = span;
+    b.huge_ = true;
+    ::madvise(b.base_, span, MADV_HUGEPAGE);  // refused: 4 KiB pages, still correct
+    bool populated = false;
+#ifdef MADV_POPULATE_WRITE
+    if (::madvise(b.base_, span, MADV_POPULATE_WRITE) == 0)
+      populated = true;
+    else if (errno != EINVAL)
+      return out_of_memory();  // b unmaps it
+#endif
+    if (!populated)
+      for (std::size_t at = 0; at < span; at += kPage) reinterpret_cast<volatile unsigned char*>(b.base_)[at] = 0;
+  }
+  b.p_ = b.base_ + phase;
   b.n_ = bytes;
   return b;
 }
 
 OwnedBuffer::~OwnedBuffer() {
-  if (mapped_)
-    ::munmap(p_, n_);
+  if (base_)
+    ::munmap(base_, mapped_size_);
   else
     std::free(p_);
 }
@@ -219,36 +385,51 @@ struct FirstError {
 }  // namespace
 
 sft::Result<std::vector<OwnedBuffer>> copy_tensors(const Source& src, std::span<const sft::TensorInfo* const> infos,
-                                                   unsigned threads) {
-  // Allocating is not free (the kernel zeroes every page): on several threads
-  // too, then the reads.
+                                                   CopyOptions options) {
   std::vector<OwnedBuffer> buffers(infos.size());
   FirstError first;
-  std::uint64_t total = 0;
-  for (const auto* info : infos) total += info->byte_size();
-  // Threads pay off only for large copies: starting one costs as much as
-  // copying tens of kilobytes.
+  std::uint64_t total = 0, from = std::numeric_limits<std::uint64_t>::max(), to = 0;
+  for (const auto* info : infos) {
+    total += info->byte_size();
+    from = std::min(from, info->data_offsets.begin);
+    to = std::max(to, info->data_offsets.end);
+  }
+  // Direct I/O for a large copy of a range that is not in the page cache.
+  int direct = options.direct;
+  if (direct < 0)
+    if (const char* env = std::getenv("SFT_DIRECT_IO")) direct = std::string_view(env) == "0" ? 0 : std::string_view(env) == "1" ? 1 : -1;
+  constexpr std::uint64_t kDirectMin = std::uint64_t{64} << 20;
+  Fd direct_fd;
+  if (src.mapped() && total > 0 &&
+      (direct == 1 || (direct < 0 && total >= kDirectMin && !src.looks_cached(from, to))))
+    direct_fd.fd = src.open_direct();
+  // Allocating is not free (the kernel zeroes every page): on several threads
+  // too, then the reads. Threads pay off only for large copies: starting one
+  // costs as much as copying tens of kilobytes.
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   const unsigned alloc_threads = total >= (std::uint64_t{64} << 20) ? cores : 1;
+  unsigned threads = options.threads ? options.threads : io_threads();
   threads = static_cast<unsigned>(std::clamp<std::uint64_t>(total / (std::uint64_t{4} << 20), 1, threads));
-  sft::detail::parallel_for(infos.size(), alloc_threads,
-                            [&](std::size_t i, unsigned) {
-                              if (first.failed.load(std::memory_order_relaxed)) return;
-                              auto b = OwnedBuffer::allocate(static_cast<std::size_t>(infos[i]->byte_size()));
-                              if (b)
-                                buffers[i] = std::move(*b);
-                              else
-                                first.set(std::move(b).error());
-                            });
+  HugePageBudget huge = total >= HugePageBudget::page_size() ? HugePageBudget::from_system() : HugePageBudget::none();
+  sft::detail::parallel_for(infos.size(), alloc_threads, [&](std::size_t i, unsigned) {
+    if (first.failed.load(std::memory_order_relaxed)) return;
+    // Placed for direct reads: the data at the file range's offset within a page.
+    const std::size_t phase = direct_fd.fd >= 0 ? src.file_offset(*infos[i], 0) & (kPage - 1) : 0;
+    auto b = OwnedBuffer::allocate(static_cast<std::size_t>(infos[i]->byte_size()), phase, &huge);
+    if (b)
+      buffers[i] = std::move(*b);
+    else
+      first.set(std::move(b).error());
+  });
   if (first.failed.load()) return first.error;
   std::vector<ReadJob> jobs;
   jobs.reserve(infos.size());
   for (std::size_t i = 0; i < infos.size(); ++i) jobs.push_back({infos[i], 0, infos[i]->byte_size(), buffers[i].data()});
-  SFT_TRY(read_all(src, jobs, threads));
+  SFT_TRY(read_all(src, jobs, threads, direct_fd.fd));
   return buffers;
 }
 
-sft::Result<void> read_all(const Source& src, std::span<const ReadJob> jobs, unsigned threads) {
+sft::Result<void> read_all(const Source& src, std::span<const ReadJob> jobs, unsigned threads, int direct_fd) {
   // Cut every job into pieces of at most kReadPiece bytes.
   std::vector<ReadJob> pieces;
   pieces.reserve(jobs.size());
@@ -263,7 +444,8 @@ sft::Result<void> read_all(const Source& src, std::span<const ReadJob> jobs, uns
   sft::detail::parallel_for(pieces.size(), threads, [&](std::size_t i, unsigned) {
     if (first.failed.load(std::memory_order_relaxed)) return;
     const auto& p = pieces[i];
-    auto r = src.read(*p.info, p.offset, {p.dst, static_cast<std::size_t>(p.length)});
+    const std::span<std::byte> out{p.dst, static_cast<std::size_t>(p.length)};
+    auto r = direct_fd >= 0 ? src.read_direct(direct_fd, *p.info, p.offset, out) : src.read(*p.info, p.offset, out);
     if (!r) first.set(std::move(r).error());
   });
   if (first.failed.load()) return first.error;

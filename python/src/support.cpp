@@ -3,6 +3,7 @@
 
 #include "common.hpp"
 #include "sft/dtype.hpp"
+#include "source.hpp"
 
 namespace sftpy {
 
@@ -22,6 +23,11 @@ std::pair<std::uintptr_t, std::size_t> buffer_address(nb::handle obj) {
 
 void init_support(nb::module_& m) {
   m.def("_buffer_address", &buffer_address, nb::arg("obj"));
+  // For the tests: how many bytes of copies would get huge-page advice now
+  // (HugePageBudget, source.hpp), and the huge page's size.
+  m.def("_huge_page_budget", [] {
+    return std::pair<std::int64_t, std::size_t>(HugePageBudget::from_system().left(), HugePageBudget::page_size());
+  });
   nb::list names;
   for (int i = 0; i < sft::dtype_count; ++i) {
     auto n = sft::name(static_cast<sft::DType>(i));
