@@ -60,4 +60,4 @@ def load_file(
     backend (and copy=False) the arrays are zero-copy views; with
     backend="pread" or copy=True each has its own memory, read in parallel."""
     with safe_open(filename, framework="np", backend=backend) as f:
-        return f.get_tensors(copy=copy)
+        return f._load_all(copy)

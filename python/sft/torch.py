@@ -218,7 +218,7 @@ def load_file(
     reach the file); backend="pread" or copy=True: tensors that own their
     memory, read in parallel. `device`: where torch should put them."""
     with safe_open(filename, framework="pt", device=device, backend=backend) as f:
-        return f.get_tensors(copy=copy)
+        return f._load_all(copy)
 
 
 def load(data: bytes) -> Dict[str, torch.Tensor]:

@@ -54,12 +54,15 @@ nb::object read_tensor(const Emitter& emitter, const OpenSource& s, const sft::T
 }
 
 void read_tensors(const Emitter& emitter, const OpenSource& s, std::span<const sft::TensorInfo* const> infos,
-                  bool copy, bool prefetch, nb::dict& out) {
+                  bool copy, bool prefetch, nb::dict& out, bool sole_reader) {
   const Source& src = *s.src;
   if (src.mapped() && !copy) {
     if (prefetch) {
       nb::gil_scoped_release unlocked;
-      src.prefetch();
+      const auto direct = DirectIoSetting::from_env();
+      const bool filled = sole_reader && direct.allowed &&
+                          (direct.forced || !src.looks_cached(0, src.header().data_size())) && src.fill_direct();
+      if (!filled) src.prefetch();
     }
     for (const sft::TensorInfo* info : infos)
       out[py_name(info->name)] = emitter.view(host_tensor(*info, src.tensor_data(*info)), s.src, s.numpy_base,

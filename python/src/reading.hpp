@@ -36,9 +36,11 @@ Backend parse_backend(std::string_view name);
 nb::object read_tensor(const Emitter& emitter, const OpenSource& s, const sft::TensorInfo& info, bool copy);
 // Several tensors of one source, in the order given, into `out[name] = tensor`.
 // Copies are read in parallel with the GIL released; with `prefetch`, a
-// mapping's pages are faulted in on several threads first.
+// mapping's pages are faulted in on several threads first. `sole_reader`:
+// no view of this mapping exists and no other thread can make one, so a cold
+// file may be filled with direct I/O (Source::fill_direct).
 void read_tensors(const Emitter& emitter, const OpenSource& s, std::span<const sft::TensorInfo* const> infos,
-                  bool copy, bool prefetch, nb::dict& out);
+                  bool copy, bool prefetch, nb::dict& out, bool sole_reader = false);
 
 // Python-style indexing of a tensor (ints, slices with steps and negative
 // bounds, one ellipsis, an empty list); always a copy, as the reference's

@@ -80,19 +80,28 @@ class SafeOpen {
     return d;
   }
 
-  nb::object get_tensor(nb::handle name, bool copy) const {
+  nb::object get_tensor(nb::handle name, bool copy) {
     auto s = current();
     const sft::TensorInfo& info = find(s, name);
+    viewed_ = true;
     return to_device(read_tensor(*emitter_, s, info, copy), device_);
   }
 
-  nb::dict get_tensors(bool copy, std::optional<bool> prefetch) const {
+  nb::dict get_tensors(bool copy, std::optional<bool> prefetch) { return all_tensors(copy, prefetch.value_or(true), false); }
+
+  // load_file's get_tensors: the caller holds this object alone (it opened
+  // it and closes it), so if no view was handed out yet none can appear
+  // while a cold mapping is filled with direct I/O.
+  nb::dict load_all(bool copy) { return all_tensors(copy, true, !viewed_); }
+
+  nb::dict all_tensors(bool copy, bool prefetch, bool sole_reader) {
     auto s = current();
     std::vector<const sft::TensorInfo*> infos;
     infos.reserve(s.src->header().size());
     for (const auto& t : s.src->header().tensors()) infos.push_back(&t);
     nb::dict out;
-    read_tensors(*emitter_, s, infos, copy, prefetch.value_or(true), out);
+    viewed_ = true;
+    read_tensors(*emitter_, s, infos, copy, prefetch, out, sole_reader);
     if (!device_.is_none())
       for (auto item : out) out[item.first] = to_device(nb::borrow(item.second), device_);
     return out;
@@ -125,6 +134,8 @@ class SafeOpen {
   }
 
  private:
+  bool viewed_ = false;  // a tensor was handed out (which may view the mapping)
+
   OpenSource current() const {
     std::lock_guard<std::mutex> lock(mu_);
     if (!open_.src) raise_error(sft::Errc::invalid_argument, "File is closed");
@@ -184,6 +195,8 @@ void init_safe_open(nb::module_& m) {
            nb::sig("def get_tensors(self, *, copy: bool = False, prefetch: bool | None = None) -> dict[str, typing.Any]"),
            "Every tensor, as a dict in the order of their data, built in one native call. With the mmap backend "
            "the file's pages are first faulted in on several threads (prefetch=False skips that).")
+      .def("_load_all", &SafeOpen::load_all, nb::arg("copy"),
+           "load_file's get_tensors (private): only for a safe_open that no other code holds.")
       .def("get_slice", &SafeOpen::get_slice, nb::arg("name"), nb::sig("def get_slice(self, name: str) -> SafeSlice"),
            "A tensor to index: `f.get_slice(name)[0:2, ::4]` reads only the selected elements.")
       .def("close", &SafeOpen::close, "Closes the file; tensors handed out stay valid.")

@@ -26,6 +26,7 @@ namespace {
 constexpr std::size_t kPage = 4096;
 constexpr std::size_t kMapped = std::size_t{1} << 20;  // copies this large get a mapping of their own
 constexpr std::uint64_t kReadPiece = std::uint64_t{8} << 20;  // a large tensor is read in pieces of 8 MiB
+constexpr std::uint64_t kDirectMin = std::uint64_t{64} << 20;  // direct I/O from this many bytes
 
 struct Fd {
   int fd = -1;
@@ -278,6 +279,57 @@ bool Source::looks_cached(std::uint64_t from, std::uint64_t to) const noexcept {
   return asked > 0 && in_cache >= asked - asked / 16;
 }
 
+DirectIoSetting DirectIoSetting::from_env() noexcept {
+  DirectIoSetting d;
+  if (const char* env = std::getenv("SFT_DIRECT_IO")) {
+    d.allowed = std::string_view(env) != "0";
+    d.forced = std::string_view(env) == "1";
+  }
+  return d;
+}
+
+bool Source::fill_direct() const noexcept {
+  if (!data_ || !writable_ || fd_ < 0) return false;
+  const auto base = reinterpret_cast<std::uintptr_t>(map_);
+  const auto first = round_up(reinterpret_cast<std::uintptr_t>(data_), kPage);
+  const auto last = (reinterpret_cast<std::uintptr_t>(data_) + header().data_size()) & ~std::uintptr_t{kPage - 1};
+  if (last <= first || last - first < kDirectMin) return false;
+  Fd direct;
+  direct.fd = open_direct();
+  if (direct.fd < 0) return false;
+  const std::size_t len = last - first, hp = HugePageBudget::page_size();
+  // A region at the same offset within a huge page as `first`, so that its
+  // huge pages move as they are.
+  void* r = ::mmap(nullptr, len + 2 * hp, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (r == MAP_FAILED) return false;
+  const auto rb = reinterpret_cast<std::uintptr_t>(r);
+  const auto start = round_up(rb, hp) + (first & (hp - 1));
+  if (start > rb) ::munmap(r, start - rb);
+  if (rb + len + 2 * hp > start + len) ::munmap(reinterpret_cast<void*>(start + len), rb + len + 2 * hp - start - len);
+  auto* region = reinterpret_cast<std::byte*>(start);
+  HugePageBudget huge = HugePageBudget::from_system();
+  if (huge.take(len)) ::madvise(region, len, MADV_HUGEPAGE);
+  const std::size_t count = (len + kReadPiece - 1) / kReadPiece;
+  std::atomic<bool> failed{false};
+  sft::detail::parallel_for(count, io_threads(), [&](std::size_t i, unsigned) {
+    if (failed.load(std::memory_order_relaxed)) return;
+    const std::size_t at = i * kReadPiece, n = std::min<std::size_t>(kReadPiece, len - at);
+    if (pread_fully(direct.fd, region + at, n, first - base + at) != 0) failed.store(true);
+  });
+  if (failed.load()) {
+    ::munmap(region, len);
+    return false;
+  }
+  if (::mremap(region, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, reinterpret_cast<void*>(first)) != MAP_FAILED)
+    return true;
+  // The move failed (the kernel checks its limits before it unmaps the
+  // destination, but to be sure): map the file's pages there again.
+  ::munmap(region, len);
+  ::mmap(reinterpret_cast<void*>(first), len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE | MAP_FIXED, fd_,
+         static_cast<off_t>(first - base));
+  return false;
+}
+
 void Source::prefetch() const noexcept {
   if (!data_ || header().data_size() == 0) return;
   // A file (nearly) all in the page cache needs no help: reading it faults
@@ -396,9 +448,10 @@ sft::Result<std::vector<OwnedBuffer>> copy_tensors(const Source& src, std::span<
   }
   // Direct I/O for a large copy of a range that is not in the page cache.
   int direct = options.direct;
-  if (direct < 0)
-    if (const char* env = std::getenv("SFT_DIRECT_IO")) direct = std::string_view(env) == "0" ? 0 : std::string_view(env) == "1" ? 1 : -1;
-  constexpr std::uint64_t kDirectMin = std::uint64_t{64} << 20;
+  if (direct < 0) {
+    const auto setting = DirectIoSetting::from_env();
+    direct = !setting.allowed ? 0 : setting.forced ? 1 : -1;
+  }
   Fd direct_fd;
   if (src.mapped() && total > 0 &&
       (direct == 1 || (direct < 0 && total >= kDirectMin && !src.looks_cached(from, to))))

@@ -205,3 +205,68 @@ def test_large_copies_get_huge_pages(tmp_path, monkeypatch):
         monkeypatch.setenv("SFT_HUGE_PAGES", "0")
         got = sft.numpy.load_file(p, copy=True)
         assert anon_huge_kib(got["big"].__array_interface__["data"][0]) == 0
+
+
+def big_awkward(tmp_path):
+    """Over 64 MiB of data (direct I/O's threshold), its tensors at offsets that
+    are not multiples of a page, the first and last pages shared with the
+    header and the file's end."""
+    rng = np.random.default_rng(11)
+    sizes = {"a": 3, "b": 4095, "c": 33 * MiB + 7, "d": 40 * MiB + 3, "e": 5}
+    data = {k: rng.integers(0, 256, size=n, dtype=np.uint8) for k, n in sizes.items()}
+    p = str(tmp_path / "big.safetensors")
+    sft.numpy.save_file(data, p, metadata={"pad": "y" * 11})
+    return p, data
+
+
+def test_load_file_fills_a_cold_mapping_from_the_device(tmp_path, monkeypatch):
+    """load_file (zero-copy) of a cold file: the mapping's whole pages are read
+    with direct I/O into anonymous memory moved over them, so the file stays
+    out of the page cache; the arrays hold the file's bytes, are writable and
+    never write back."""
+    if not direct_io_possible(str(tmp_path)):
+        pytest.skip(f"the file system of {tmp_path} refuses O_DIRECT")
+    monkeypatch.delenv("SFT_DIRECT_IO", raising=False)
+    p, data = big_awkward(tmp_path)
+    before = open(p, "rb").read()
+    drop_from_page_cache(p)
+    if resident_fraction(p) > 0.05:
+        pytest.skip("posix_fadvise(DONTNEED) left the file cached here; cannot tell the paths apart")
+    got = sft.numpy.load_file(p)
+    assert resident_fraction(p) < 0.05
+    for k, v in data.items():
+        assert np.array_equal(got[k], v), k
+        got[k][...] = 0
+    assert open(p, "rb").read() == before
+    del got
+
+    # The same file through safe_open().get_tensors() (views may already be
+    # out there, so no move): the page cache, as before.
+    drop_from_page_cache(p)
+    with sft.safe_open(p, "np") as f:
+        got = f.get_tensors()
+        assert all(np.array_equal(got[k], v) for k, v in data.items())
+    assert resident_fraction(p) > 0.9
+    del got
+
+    # SFT_DIRECT_IO=0: load_file through the page cache too.
+    monkeypatch.setenv("SFT_DIRECT_IO", "0")
+    drop_from_page_cache(p)
+    got = sft.numpy.load_file(p)
+    assert resident_fraction(p) > 0.9
+    assert all(np.array_equal(got[k], v) for k, v in data.items())
+
+
+@needs_torch
+def test_torch_load_file_of_a_cold_file_is_exact(tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.setenv("SFT_DIRECT_IO", "1")  # whether or not O_DIRECT works here, the bytes are right
+    p, data = big_awkward(tmp_path)
+    drop_from_page_cache(p)
+    got = sft.torch.load_file(p)
+    for k, v in data.items():
+        assert torch.equal(got[k], torch.from_numpy(v)), k
+    got["c"].fill_(1)
+    with sft.safe_open(p, "np") as f:
+        assert np.array_equal(f.get_tensor("c"), data["c"])
