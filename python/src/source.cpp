@@ -311,11 +311,18 @@ bool Source::fill_direct() const noexcept {
   if (huge.take(len)) ::madvise(region, len, MADV_HUGEPAGE);
   const std::size_t count = (len + kReadPiece - 1) / kReadPiece;
   std::atomic<bool> failed{false};
-  sft::detail::parallel_for(count, io_threads(), [&](std::size_t i, unsigned) {
-    if (failed.load(std::memory_order_relaxed)) return;
-    const std::size_t at = i * kReadPiece, n = std::min<std::size_t>(kReadPiece, len - at);
-    if (pread_fully(direct.fd, region + at, n, first - base + at) != 0) failed.store(true);
-  });
+  try {
+    // Every piece must be read: a worker that could not run (parallel_for's
+    // error) counts as a failure, never as zeros moved over the file.
+    if (!sft::detail::parallel_for(count, io_threads(), [&](std::size_t i, unsigned) {
+          if (failed.load(std::memory_order_relaxed)) return;
+          const std::size_t at = i * kReadPiece, n = std::min<std::size_t>(kReadPiece, len - at);
+          if (pread_fully(direct.fd, region + at, n, first - base + at) != 0) failed.store(true);
+        }))
+      failed.store(true);
+  } catch (...) {  // std::function's allocation
+    failed.store(true);
+  }
   if (failed.load()) {
     ::munmap(region, len);
     return false;
@@ -344,7 +351,9 @@ void Source::prefetch() const noexcept {
   const std::uintptr_t piece = kReadPiece;
   const std::size_t count = (end - begin + piece - 1) / piece;
   const unsigned threads = io_threads();
-  sft::detail::parallel_for(count, threads, [&](std::size_t i, unsigned) {
+  // Only a read-ahead: a failure to run it (or its allocation) loses nothing.
+  try {
+    (void)sft::detail::parallel_for(count, threads, [&](std::size_t i, unsigned) {
     auto a = begin + i * piece;
     auto b = std::min<std::uintptr_t>(a + piece, end);
 #ifdef MADV_POPULATE_READ
@@ -354,7 +363,9 @@ void Source::prefetch() const noexcept {
     volatile unsigned char sink = 0;
     for (auto p = a; p < b; p += kPage) sink = sink + *reinterpret_cast<const volatile unsigned char*>(p);
     (void)sink;
-  });
+    });
+  } catch (...) {
+  }
 }
 
 sft::Result<OwnedBuffer> OwnedBuffer::allocate(std::size_t bytes, std::size_t phase, HugePageBudget* huge) {
@@ -464,7 +475,7 @@ sft::Result<std::vector<OwnedBuffer>> copy_tensors(const Source& src, std::span<
   unsigned threads = options.threads ? options.threads : io_threads();
   threads = static_cast<unsigned>(std::clamp<std::uint64_t>(total / (std::uint64_t{4} << 20), 1, threads));
   HugePageBudget huge = total >= HugePageBudget::page_size() ? HugePageBudget::from_system() : HugePageBudget::none();
-  sft::detail::parallel_for(infos.size(), alloc_threads, [&](std::size_t i, unsigned) {
+  auto allocated = sft::detail::parallel_for(infos.size(), alloc_threads, [&](std::size_t i, unsigned) {
     if (first.failed.load(std::memory_order_relaxed)) return;
     // Placed for direct reads: the data at the file range's offset within a page.
     const std::size_t phase = direct_fd.fd >= 0 ? src.file_offset(*infos[i], 0) & (kPage - 1) : 0;
@@ -475,6 +486,7 @@ sft::Result<std::vector<OwnedBuffer>> copy_tensors(const Source& src, std::span<
       first.set(std::move(b).error());
   });
   if (first.failed.load()) return first.error;
+  SFT_TRY(std::move(allocated));
   std::vector<ReadJob> jobs;
   jobs.reserve(infos.size());
   for (std::size_t i = 0; i < infos.size(); ++i) jobs.push_back({infos[i], 0, infos[i]->byte_size(), buffers[i].data()});
@@ -494,7 +506,7 @@ sft::Result<void> read_all(const Source& src, std::span<const ReadJob> jobs, uns
   }
   if (pieces.empty()) return {};
   FirstError first;
-  sft::detail::parallel_for(pieces.size(), threads, [&](std::size_t i, unsigned) {
+  auto ran = sft::detail::parallel_for(pieces.size(), threads, [&](std::size_t i, unsigned) {
     if (first.failed.load(std::memory_order_relaxed)) return;
     const auto& p = pieces[i];
     const std::span<std::byte> out{p.dst, static_cast<std::size_t>(p.length)};
@@ -502,6 +514,7 @@ sft::Result<void> read_all(const Source& src, std::span<const ReadJob> jobs, uns
     if (!r) first.set(std::move(r).error());
   });
   if (first.failed.load()) return first.error;
+  SFT_TRY(std::move(ran));
   return {};
 }
 
