@@ -5,6 +5,7 @@
 // get_tensors. Closing (leaving the `with` block) drops the file; arrays
 // already handed out keep their bytes alive.
 #include <algorithm>
+#include <atomic>
 #include <mutex>
 #include <optional>
 
@@ -134,7 +135,7 @@ class SafeOpen {
   }
 
  private:
-  bool viewed_ = false;  // a tensor was handed out (which may view the mapping)
+  std::atomic<bool> viewed_{false};  // a tensor was handed out (which may view the mapping)
 
   OpenSource current() const {
     std::lock_guard<std::mutex> lock(mu_);
