@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "sft/compressed.hpp"
@@ -195,9 +196,10 @@ sft::Result<void> Source::read_direct(int direct_fd, const sft::TensorInfo& info
 }
 
 int Source::open_direct() const noexcept {
-  if (fd_ < 0) return -1;
+  const int fd = read_fd();
+  if (fd < 0) return -1;
   char path[64];
-  std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd_);
+  std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
   return ::open(path, O_RDONLY | O_CLOEXEC | O_DIRECT);
 }
 
@@ -261,22 +263,49 @@ sft::Result<std::shared_ptr<const Source>> Source::open(const std::string& path,
 }
 
 bool Source::looks_cached(std::uint64_t from, std::uint64_t to) const noexcept {
-  if (!data_ || to <= from) return false;
-  const auto begin = (reinterpret_cast<std::uintptr_t>(data_) + from) & ~(kPage - 1);
-  const auto end = reinterpret_cast<std::uintptr_t>(data_) + to;
-  constexpr std::size_t kSamples = 64, kRun = 16;
-  const std::size_t pages = (end - begin + kPage - 1) / kPage;
+  if (to <= from) return false;
+  const int fd = read_fd();
+  if (!data_ && fd < 0) return false;
+  // Pages of the file, relative to the page that holds byte `from` of the data.
+  const std::uint64_t begin = (header().data_start() + from) & ~std::uint64_t{kPage - 1};
+  const std::uint64_t end = header().data_start() + to;
+  const std::size_t pages = static_cast<std::size_t>((end - begin + kPage - 1) / kPage);
+  // A mapping is asked with mincore (runs of 16 pages); a file read with
+  // pread by reading 4 pages at each sample with RWF_NOWAIT, which fails
+  // with EAGAIN, or stops short, where the page cache does not have them
+  // (a 16 KiB buffer, 1 MiB copied in all).
+  const std::size_t kSamples = 64, kRun = data_ ? 16 : 4;
   std::size_t asked = 0, in_cache = 0;
-  unsigned char resident[kRun];
+  unsigned char resident[16];
+  alignas(64) std::byte scratch[4 * kPage];
   for (std::size_t i = 0; i < kSamples; ++i) {
     const std::size_t first = pages <= kSamples * kRun ? i * kRun : i * (pages - kRun) / (kSamples - 1);
     if (first >= pages) break;
     const std::size_t run = std::min(kRun, pages - first);
-    if (::mincore(reinterpret_cast<void*>(begin + first * kPage), run * kPage, resident) != 0) return false;
+    const std::uint64_t at = begin + std::uint64_t{first} * kPage;
     asked += run;
-    for (std::size_t j = 0; j < run; ++j) in_cache += resident[j] & 1;
+    if (data_) {
+      auto* map_base = static_cast<std::byte*>(map_);
+      if (::mincore(map_base + at, run * kPage, resident) != 0) return false;
+      for (std::size_t j = 0; j < run; ++j) in_cache += resident[j] & 1;
+      continue;
+    }
+    struct iovec v {scratch, run * kPage};
+    ssize_t n;
+    do n = ::preadv2(fd, &v, 1, static_cast<off_t>(at), RWF_NOWAIT);
+    while (n < 0 && errno == EINTR);
+    if (n >= 0)
+      in_cache += std::min<std::size_t>(run, (static_cast<std::size_t>(n) + kPage - 1) / kPage);
+    else if (errno != EAGAIN)
+      return true;  // cannot tell (no RWF_NOWAIT here): as cached, the page cache as before
   }
   return asked > 0 && in_cache >= asked - asked / 16;
+}
+
+int Source::read_fd() const noexcept {
+  if (fd_ >= 0) return fd_;
+  if (file_ && !file_->compressed() && file_->mode() == sft::ReadMode::pread) return file_->fd();
+  return -1;
 }
 
 DirectIoSetting DirectIoSetting::from_env() noexcept {
@@ -464,7 +493,7 @@ sft::Result<std::vector<OwnedBuffer>> copy_tensors(const Source& src, std::span<
     direct = !setting.allowed ? 0 : setting.forced ? 1 : -1;
   }
   Fd direct_fd;
-  if (src.mapped() && total > 0 &&
+  if (src.read_fd() >= 0 && total > 0 &&
       (direct == 1 || (direct < 0 && total >= kDirectMin && !src.looks_cached(from, to))))
     direct_fd.fd = src.open_direct();
   // Allocating is not free (the kernel zeroes every page): on several threads

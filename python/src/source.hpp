@@ -56,11 +56,13 @@ class Source {
   bool writable() const noexcept { return writable_; }
   std::byte* tensor_data(const sft::TensorInfo& info) const noexcept { return data_ + info.data_offsets.begin; }
 
-  // Whether the bytes [begin, end) of the data buffer look cached: mincore
-  // on a sample of 64 runs of 16 pages spread evenly over the range (mincore
-  // over all of a 4 GiB range walks a million pages, about 90 ms). True when
-  // at least 15/16 of the sampled pages are resident; false without a
-  // mapping or when mincore fails.
+  // Whether the bytes [begin, end) of the data buffer look cached, from 64
+  // samples spread evenly over the range (asking about all of a 4 GiB range
+  // walks a million pages, about 90 ms): runs of 16 pages asked with mincore
+  // where the file is mapped, runs of 4 pages read with preadv2(RWF_NOWAIT)
+  // where it is read with pread. True when at least 15/16 of the sampled
+  // pages are resident, or when the kernel cannot tell a pread file's
+  // residency; false when mincore fails or for a compressed checkpoint.
   bool looks_cached(std::uint64_t begin, std::uint64_t end) const noexcept;
 
   // Read a cold file's data into the page cache and map it, on io_threads()
@@ -101,9 +103,12 @@ class Source {
   sft::Result<void> read_direct(int direct_fd, const sft::TensorInfo& info, std::uint64_t offset,
                                 std::span<std::byte> out) const;
   // This file (the same inode, reopened through /proc/self/fd) with
-  // O_DIRECT, or -1 where that is impossible (no mapping's descriptor, no
+  // O_DIRECT, or -1 where that is impossible (a compressed checkpoint, no
   // /proc, a file system without direct I/O). The caller closes it.
   int open_direct() const noexcept;
+  // The descriptor reads go through: the mapped file's, or the pread-mode
+  // File's; -1 for a compressed checkpoint.
+  int read_fd() const noexcept;
   // The absolute file offset of a byte of a tensor.
   std::uint64_t file_offset(const sft::TensorInfo& info, std::uint64_t offset) const noexcept {
     return header().data_start() + info.data_offsets.begin + offset;
@@ -213,13 +218,13 @@ sft::Result<void> read_all(const Source& src, std::span<const ReadJob> jobs, uns
 
 // New copies of the tensors `infos` of `src`: the buffers allocated on one
 // thread per core (huge pages within HugePageBudget::from_system()), then
-// read with read_all. A mapped file whose requested range looks cold
-// (Source::looks_cached) is read with direct I/O into buffers placed for it
+// read with read_all. A file (mapped or pread, not compressed) whose
+// requested range looks cold (Source::looks_cached) is read with direct I/O into buffers placed for it
 // when the copy is large (64 MiB or more): the device's bytes land in the
 // buffers without passing through the page cache (measured 2.5-3.3 GB/s
 // against 1.4 GB/s through it on this project's virtio disk, and no second
 // copy of the checkpoint in the page cache). SFT_DIRECT_IO=0 turns that
-// off, =1 forces it for any mapped file.
+// off, =1 forces it for any file it can be used on.
 sft::Result<std::vector<OwnedBuffer>> copy_tensors(const Source& src, std::span<const sft::TensorInfo* const> infos,
                                                    CopyOptions options = {});
 
