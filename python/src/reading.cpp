@@ -59,10 +59,7 @@ void read_tensors(const Emitter& emitter, const OpenSource& s, std::span<const s
   if (src.mapped() && !copy) {
     if (prefetch) {
       nb::gil_scoped_release unlocked;
-      const auto direct = DirectIoSetting::from_env();
-      const bool filled = sole_reader && direct.allowed &&
-                          (direct.forced || !src.looks_cached(0, src.header().data_size())) && src.fill_direct();
-      if (!filled) src.prefetch();
+      src.prefetch(sole_reader);
     }
     for (const sft::TensorInfo* info : infos)
       out[py_name(info->name)] = emitter.view(host_tensor(*info, src.tensor_data(*info)), s.src, s.numpy_base,

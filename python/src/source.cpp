@@ -119,6 +119,20 @@ std::uint64_t free_pages_in_blocks(unsigned order) noexcept {
   return pages;
 }
 
+// A private anonymous mapping of `len` bytes whose start lies `phase` bytes
+// past a multiple of `align` (a power of two): mapped larger, its ends
+// unmapped. Null when the kernel refuses.
+std::byte* map_anonymous_at(std::size_t len, std::size_t align, std::size_t phase, int flags) noexcept {
+  const std::size_t reserve = len + 2 * align;
+  void* r = ::mmap(nullptr, reserve, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | flags, -1, 0);
+  if (r == MAP_FAILED) return nullptr;
+  const auto rb = reinterpret_cast<std::uintptr_t>(r);
+  const auto start = round_up(rb, align) + (phase & (align - 1));
+  if (start > rb) ::munmap(r, start - rb);
+  ::munmap(reinterpret_cast<void*>(start + len), rb + reserve - start - len);
+  return reinterpret_cast<std::byte*>(start);
+}
+
 }  // namespace
 
 std::size_t HugePageBudget::page_size() noexcept {
@@ -151,6 +165,10 @@ HugePageBudget HugePageBudget::from_system() noexcept {
   while ((kPage << order) < page_size()) ++order;
   const std::uint64_t bytes = free_pages_in_blocks(order) * kPage / 4 * 3;
   return HugePageBudget(static_cast<std::int64_t>(std::min<std::uint64_t>(bytes, kUnlimited)));
+}
+
+HugePageBudget HugePageBudget::for_copies(std::uint64_t total) noexcept {
+  return total >= page_size() ? from_system() : none();
 }
 
 bool HugePageBudget::take(std::size_t bytes) noexcept {
@@ -329,13 +347,8 @@ bool Source::fill_direct() const noexcept {
   const std::size_t len = last - first, hp = HugePageBudget::page_size();
   // A region at the same offset within a huge page as `first`, so that its
   // huge pages move as they are.
-  void* r = ::mmap(nullptr, len + 2 * hp, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (r == MAP_FAILED) return false;
-  const auto rb = reinterpret_cast<std::uintptr_t>(r);
-  const auto start = round_up(rb, hp) + (first & (hp - 1));
-  if (start > rb) ::munmap(r, start - rb);
-  if (rb + len + 2 * hp > start + len) ::munmap(reinterpret_cast<void*>(start + len), rb + len + 2 * hp - start - len);
-  auto* region = reinterpret_cast<std::byte*>(start);
+  std::byte* region = map_anonymous_at(len, hp, first, MAP_NORESERVE);
+  if (!region) return false;
   HugePageBudget huge = HugePageBudget::from_system();
   if (huge.take(len)) ::madvise(region, len, MADV_HUGEPAGE);
   const std::size_t count = (len + kReadPiece - 1) / kReadPiece;
@@ -366,14 +379,19 @@ bool Source::fill_direct() const noexcept {
   return false;
 }
 
-void Source::prefetch() const noexcept {
+void Source::prefetch(bool may_fill_direct) const noexcept {
   if (!data_ || header().data_size() == 0) return;
   // A file (nearly) all in the page cache needs no help: reading it faults
   // its pages in with the kernel's fault-around, at the same cost as
   // populating them here, so nothing is done. A cold one is read with
   // io_threads() requests in flight. A misjudged file only loses or gains
   // the read-ahead, never bytes.
-  if (looks_cached(0, header().data_size())) return;
+  const bool cached = looks_cached(0, header().data_size());
+  if (may_fill_direct) {
+    const auto direct = DirectIoSetting::from_env();
+    if (direct.allowed && (direct.forced || !cached) && fill_direct()) return;
+  }
+  if (cached) return;
   // Page-aligned pieces of the data buffer.
   auto begin = reinterpret_cast<std::uintptr_t>(data_) & ~(kPage - 1);
   auto end = reinterpret_cast<std::uintptr_t>(data_) + header().data_size();
@@ -425,17 +443,10 @@ sft::Result<OwnedBuffer> OwnedBuffer::allocate(std::size_t bytes, std::size_t ph
     b.base_ = static_cast<std::byte*>(p);
     b.mapped_size_ = span;
   } else {
-    // Huge pages need a range aligned to their size: map one more, unmap
-    // the ends.
-    void* p = ::mmap(nullptr, span + hp, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) return out_of_memory();
-    const auto start = round_up(reinterpret_cast<std::uintptr_t>(p), hp);
-    const std::size_t head = start - reinterpret_cast<std::uintptr_t>(p), tail = hp - head;
-    if (head) ::munmap(p, head);
-    if (tail) ::munmap(reinterpret_cast<void*>(start + span), tail);
-    b.base_ = reinterpret_cast<std::byte*>(start);
+    // Huge pages need a range aligned to their size.
+    b.base_ = map_anonymous_at(span, hp, 0, 0);
+    if (!b.base_) return out_of_memory();
     b.mapped_size_ = span;
-    b.huge_ = true;
     ::madvise(b.base_, span, MADV_HUGEPAGE);  // refused: 4 KiB pages, still correct
     bool populated = false;
 #ifdef MADV_POPULATE_WRITE
@@ -476,8 +487,7 @@ struct FirstError {
 
 }  // namespace
 
-sft::Result<std::vector<OwnedBuffer>> copy_tensors(const Source& src, std::span<const sft::TensorInfo* const> infos,
-                                                   CopyOptions options) {
+sft::Result<std::vector<OwnedBuffer>> copy_tensors(const Source& src, std::span<const sft::TensorInfo* const> infos) {
   std::vector<OwnedBuffer> buffers(infos.size());
   FirstError first;
   std::uint64_t total = 0, from = std::numeric_limits<std::uint64_t>::max(), to = 0;
@@ -487,23 +497,19 @@ sft::Result<std::vector<OwnedBuffer>> copy_tensors(const Source& src, std::span<
     to = std::max(to, info->data_offsets.end);
   }
   // Direct I/O for a large copy of a range that is not in the page cache.
-  int direct = options.direct;
-  if (direct < 0) {
-    const auto setting = DirectIoSetting::from_env();
-    direct = !setting.allowed ? 0 : setting.forced ? 1 : -1;
-  }
+  const auto direct = DirectIoSetting::from_env();
   Fd direct_fd;
-  if (src.read_fd() >= 0 && total > 0 &&
-      (direct == 1 || (direct < 0 && total >= kDirectMin && !src.looks_cached(from, to))))
+  if (src.read_fd() >= 0 && total > 0 && direct.allowed &&
+      (direct.forced || (total >= kDirectMin && !src.looks_cached(from, to))))
     direct_fd.fd = src.open_direct();
   // Allocating is not free (the kernel zeroes every page): on several threads
   // too, then the reads. Threads pay off only for large copies: starting one
   // costs as much as copying tens of kilobytes.
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   const unsigned alloc_threads = total >= (std::uint64_t{64} << 20) ? cores : 1;
-  unsigned threads = options.threads ? options.threads : io_threads();
-  threads = static_cast<unsigned>(std::clamp<std::uint64_t>(total / (std::uint64_t{4} << 20), 1, threads));
-  HugePageBudget huge = total >= HugePageBudget::page_size() ? HugePageBudget::from_system() : HugePageBudget::none();
+  const auto threads =
+      static_cast<unsigned>(std::clamp<std::uint64_t>(total / (std::uint64_t{4} << 20), 1, io_threads()));
+  HugePageBudget huge = HugePageBudget::for_copies(total);
   auto allocated = sft::detail::parallel_for(infos.size(), alloc_threads, [&](std::size_t i, unsigned) {
     if (first.failed.load(std::memory_order_relaxed)) return;
     // Placed for direct reads: the data at the file range's offset within a page.

@@ -69,8 +69,12 @@ class Source {
   // threads (MADV_POPULATE_READ where the kernel has it), so that it comes
   // from the device with many requests in flight instead of one page fault
   // at a time. Nothing is done for a file already (nearly) all in the page
-  // cache (mincore), nor without a mapping.
-  void prefetch() const noexcept;
+  // cache (looks_cached), nor without a mapping. With `may_fill_direct`
+  // (the caller's promise that fill_direct's condition holds), a cold file
+  // is filled with fill_direct instead where SFT_DIRECT_IO allows it (and
+  // a cached one too where SFT_DIRECT_IO=1 forces it); the page cache is
+  // the fallback.
+  void prefetch(bool may_fill_direct = false) const noexcept;
 
   // For a cold file whose mapping nobody has seen yet: read the data's
   // whole pages from the device with direct I/O into fresh anonymous memory
@@ -78,7 +82,7 @@ class Source {
   // mapping's pages (mremap), so that the tensors view bytes the device
   // wrote straight into them, with no page-cache copy in between: 4 GiB in
   // about 1.8 s here against 3.5 s through the page cache. Any failure
-  // leaves the mapping as it was and returns false (prefetch() then reads
+  // leaves the mapping as it was and returns false (prefetch then reads
   // the usual way). The pages stay private copy-on-write memory of this
   // process, as before; what changes is that they are anonymous (the file
   // is not left in the page cache, and another process mapping the same
@@ -142,6 +146,10 @@ class HugePageBudget {
   // The budget of this machine now (reads sysfs and /proc; no allocation).
   static HugePageBudget from_system() noexcept;
   static HugePageBudget none() noexcept { return HugePageBudget(0); }
+  // For copies of `total` bytes in all: none() below one huge page (no
+  // buffer could use one, so the system files are not read), else
+  // from_system().
+  static HugePageBudget for_copies(std::uint64_t total) noexcept;
   HugePageBudget(const HugePageBudget& o) noexcept : left_(o.left_.load()) {}
   // Takes `bytes` from the budget; false (and nothing taken) when it has not
   // that many left. Any thread.
@@ -168,30 +176,24 @@ class OwnedBuffer {
       : p_(std::exchange(o.p_, nullptr)),
         n_(std::exchange(o.n_, 0)),
         base_(std::exchange(o.base_, nullptr)),
-        mapped_size_(std::exchange(o.mapped_size_, 0)),
-        huge_(std::exchange(o.huge_, false)) {}
+        mapped_size_(std::exchange(o.mapped_size_, 0)) {}
   OwnedBuffer& operator=(OwnedBuffer&& o) noexcept {
     std::swap(p_, o.p_);
     std::swap(n_, o.n_);
     std::swap(base_, o.base_);
     std::swap(mapped_size_, o.mapped_size_);
-    std::swap(huge_, o.huge_);
     return *this;
   }
   ~OwnedBuffer();
   std::byte* data() const noexcept { return p_; }
   std::size_t size() const noexcept { return n_; }
   std::span<std::byte> span() const noexcept { return {p_, n_}; }
-  // A mapping of its own (else malloc'd), advised to use huge pages.
-  bool mapped() const noexcept { return base_ != nullptr; }
-  bool huge() const noexcept { return huge_; }
 
  private:
   std::byte* p_ = nullptr;
   std::size_t n_ = 0;
-  std::byte* base_ = nullptr;  // the mapping, when mapped
+  std::byte* base_ = nullptr;  // the mapping of its own, from 1 MiB (else p_ is malloc'd)
   std::size_t mapped_size_ = 0;
-  bool huge_ = false;
 };
 
 // One copy: `length` bytes of a tensor starting at `offset` within it, into dst.
@@ -200,13 +202,6 @@ struct ReadJob {
   std::uint64_t offset;
   std::uint64_t length;
   std::byte* dst;
-};
-
-// How copies of many tensors are made. Defaults: decided from the file and
-// the machine (see copy_tensors).
-struct CopyOptions {
-  unsigned threads = 0;  // 0: io_threads()
-  int direct = -1;       // direct I/O: 1 always where possible, 0 never, -1 when the range looks cold
 };
 
 // Copy every job's bytes (memcpy from the mapping, or pread), on `threads`
@@ -218,15 +213,14 @@ sft::Result<void> read_all(const Source& src, std::span<const ReadJob> jobs, uns
 
 // New copies of the tensors `infos` of `src`: the buffers allocated on one
 // thread per core (huge pages within HugePageBudget::from_system()), then
-// read with read_all. A file (mapped or pread, not compressed) whose
+// read with read_all on io_threads() threads. A file (mapped or pread, not compressed) whose
 // requested range looks cold (Source::looks_cached) is read with direct I/O into buffers placed for it
 // when the copy is large (64 MiB or more): the device's bytes land in the
 // buffers without passing through the page cache (measured 2.5-3.3 GB/s
 // against 1.4 GB/s through it on this project's virtio disk, and no second
 // copy of the checkpoint in the page cache). SFT_DIRECT_IO=0 turns that
 // off, =1 forces it for any file it can be used on.
-sft::Result<std::vector<OwnedBuffer>> copy_tensors(const Source& src, std::span<const sft::TensorInfo* const> infos,
-                                                   CopyOptions options = {});
+sft::Result<std::vector<OwnedBuffer>> copy_tensors(const Source& src, std::span<const sft::TensorInfo* const> infos);
 
 // Whether direct I/O may be used: SFT_DIRECT_IO=0 forbids it, =1 asks for
 // it even for cached files (forced() true), anything else decides by

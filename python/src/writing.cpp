@@ -170,7 +170,9 @@ nb::dict load_bytes(nb::bytes data, std::string_view framework) {
   const auto tensors = f.header().tensors();
   std::vector<std::shared_ptr<OwnedBuffer>> buffers(tensors.size());
   check(without_gil([&]() -> sft::Result<void> {
-    HugePageBudget huge = HugePageBudget::from_system();
+    std::uint64_t total = 0;
+    for (const auto& t : tensors) total += t.byte_size();
+    HugePageBudget huge = HugePageBudget::for_copies(total);
     for (std::size_t i = 0; i < tensors.size(); ++i) {
       SFT_TRY_ASSIGN(auto b, OwnedBuffer::allocate(static_cast<std::size_t>(tensors[i].byte_size()), 0, &huge));
       SFT_TRY_ASSIGN(auto v, f.view(tensors[i]));
