@@ -72,6 +72,8 @@ def main(paths):
                 counts["failed"] += 1
             else:
                 counts["passed"] += 1
+                if case.get("retried"):  # scripts/lsan_tracer_retry.py
+                    print(f"  retried: {name}: {case.get('retried')}")
         print(f"{path}: {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped")
         for k in totals:
             totals[k] += counts[k]

@@ -121,8 +121,13 @@ if [ "${SFT_SKIP_SANITIZE:-0}" != 1 ]; then
   cmake --build "$dir/asan" -j "$jobs"
   end
   begin "stage 1 tests"
-  (cd "$dir/asan" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-     ctest --output-on-failure -j "$jobs" --timeout 600 --output-junit "$dir/asan-junit.xml")
+  # A failure that is only LeakSanitizer's tracer crashing at exit (a fault
+  # of the sanitizer runtime, not of the test) is rerun, alone, up to twice;
+  # any other failure fails the stage (scripts/lsan_tracer_retry.py).
+  (export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
+   cd "$dir/asan"
+   ctest --output-on-failure -j "$jobs" --timeout 600 --output-junit "$dir/asan-junit.xml" ||
+     python3 "$root/scripts/lsan_tracer_retry.py" "$dir/asan" "$dir/asan-junit.xml")
   junits+=("$dir/asan-junit.xml")
   end
   if [ "${SFT_FUZZ_SECONDS:-30}" != 0 ]; then
