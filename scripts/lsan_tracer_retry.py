@@ -10,7 +10,8 @@ ptraces them; that helper sometimes dies of a segfault of its own
 with no leak found and nothing wrong in the program: a known fault of the
 sanitizer runtime (google/sanitizers issues 1353 and 1170), seen here in
 multithreaded processes with PoCL's worker threads alive at exit. It turned a
-passing run red once in about twenty CI runs.
+passing CI run red once (stop 20, GpuTune.WrongVariantsAreRejectedAndNeverChosen
+on OpenCL).
 
 This script reads ctest's JUnit file and looks at every failed test. If each
 one failed with that signature and nothing else (no leak report, no ASan or
