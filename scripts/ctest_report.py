@@ -33,6 +33,11 @@ def allowed_skip(name, driver):
     return None
 
 
+def failed(case):
+    """Whether ctest recorded this JUnit testcase as failed."""
+    return case.find("failure") is not None or case.find("error") is not None or case.get("status") == "fail"
+
+
 def skip_reason(case, skipped):
     # ctest's own message ("SKIP_REGULAR_EXPRESSION_MATCHED", "SKIP_RETURN_CODE=77")
     # says little; the test's output says why.
@@ -68,7 +73,7 @@ def main(paths):
                 else:
                     print(f"  SKIPPED, NOT ALLOWED: {name}: {reason}")
                     refused.append(name)
-            elif case.find("failure") is not None or case.find("error") is not None or case.get("status") == "fail":
+            elif failed(case):
                 counts["failed"] += 1
             else:
                 counts["passed"] += 1

@@ -33,6 +33,8 @@ import sys
 import tempfile
 import xml.etree.ElementTree as ET
 
+from ctest_report import failed  # the same verdict the final report counts (this script's directory)
+
 TRACER_CRASH = ("Tracer caught signal", "LeakSanitizer has encountered a fatal error")
 # Any of these means the test found something, whatever the tracer did after.
 REAL_FAILURE = (
@@ -43,10 +45,6 @@ REAL_FAILURE = (
     "Failure\n",                  # GoogleTest assertion text ("...: Failure")
 )
 CMAKE_REGEX_SPECIAL = set("^$.[]|()*+?\\")
-
-
-def failed(case):
-    return case.find("failure") is not None or case.find("error") is not None or case.get("status") == "fail"
 
 
 def output_of(case):
